@@ -1,0 +1,84 @@
+"""Error types. A leaf module: imports nothing of certplan's own.
+
+Every error a user can cause derives from CertplanError; the CLI turns those
+into one clear message and exit code 1. Anything else is a bug and may show
+a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CertplanError(Exception):
+    """An expected failure with a message fit for the operator."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in one input file: FILE: field.path: message."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
+        return where + self.message
+
+
+class InputError(CertplanError):
+    """One or more problems in specs, config or state, reported together."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StateError(CertplanError):
+    """The recorded state cannot be read or written."""
+
+
+class LockError(CertplanError):
+    """Another certplan process holds the state lock."""
+
+
+class StalePlanError(CertplanError):
+    """A saved plan no longer matches the state or the specs."""
+
+
+class SecretError(CertplanError):
+    """A secret reference could not be resolved."""
+
+
+class RegistryError(CertplanError):
+    """Unknown or duplicate backend name."""
+
+
+class AcmeError(CertplanError):
+    """The CA refused or failed a request; carries the problem document text."""
+
+
+class ChallengeError(CertplanError):
+    """Proving control of one or more names failed; lists each failure."""
+
+    def __init__(self, failures: dict[str, str]):
+        self.failures = dict(failures)
+        lines = [f"{name}: {why}" for name, why in sorted(self.failures.items())]
+        super().__init__("challenge failed:\n  " + "\n  ".join(lines))
+
+
+class ProviderError(CertplanError):
+    """A DNS provider failed. The message starts with the provider name."""
+
+    def __init__(self, provider: str, message: str):
+        self.provider = provider
+        super().__init__(f"{provider}: {message}")
+
+
+class PropagationError(CertplanError):
+    """A TXT record did not appear on every authoritative nameserver in time."""
+
+
+class InstallError(CertplanError):
+    """Writing files, the check or the reload command failed."""
