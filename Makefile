@@ -1,0 +1,43 @@
+# certplan: two commands on a fresh Debian machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+DEB_PACKAGES = pebble nginx-light bind9 bind9-utils bind9-dnsutils openssl
+
+.PHONY: venv deps test unit lint demo bench clean
+
+$(BIN)/certplan: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/certplan
+
+# Debian packages the integration tests and the demo run (installed only when missing).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: venv deps
+	$(BIN)/pytest -q
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+lint: venv
+	$(BIN)/ruff check certplan tests bench
+	$(BIN)/mypy
+
+demo: venv deps
+	$(BIN)/python -m bench.demo
+
+bench: venv deps
+	$(BIN)/python -m bench.plan_bench
+
+clean:
+	rm -rf $(VENV) .demo
