@@ -1,0 +1,66 @@
+"""Domain names in specs: IDNA to A-labels, lower case, wildcard rules."""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalise_domain(name: str) -> str:
+    """Return the A-label form of `name`, or raise ValueError saying what is wrong.
+
+    Accepted: host names of two or more labels; "*" only as the whole leftmost label.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("empty domain name")
+    raw = name.strip().rstrip(".")
+    if raw != name.strip().rstrip(".") or " " in raw:
+        raise ValueError(f"{name!r}: spaces are not allowed")
+    wildcard = raw.startswith("*.")
+    rest = raw[2:] if wildcard else raw
+    if "*" in rest:
+        raise ValueError(f"{name!r}: a wildcard is allowed only as the whole leftmost label")
+    if _is_ip(rest):
+        raise ValueError(f"{name!r}: IP addresses are not supported, use a DNS name")
+    labels = rest.split(".")
+    if len(labels) < 2:
+        raise ValueError(f"{name!r}: needs at least two labels (e.g. example.com)")
+    ascii_labels = [_to_alabel(label, name) for label in labels]
+    for label in ascii_labels:
+        if not _LABEL.match(label):
+            raise ValueError(f"{name!r}: invalid label {label!r}")
+    result = ".".join(ascii_labels)
+    if len(result) > 253:
+        raise ValueError(f"{name!r}: longer than 253 characters")
+    if ascii_labels[-1].isdigit():
+        raise ValueError(f"{name!r}: the top-level label cannot be numeric")
+    return ("*." if wildcard else "") + result
+
+
+def _to_alabel(label: str, name: str) -> str:
+    if not label:
+        raise ValueError(f"{name!r}: empty label")
+    if label.isascii():
+        return label.lower()
+    import idna  # comes with requests; IDNA 2008 with UTS 46 mapping
+
+    try:
+        return idna.encode(label, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"{name!r}: not a valid internationalised name ({exc})") from None
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def base_name(domain: str) -> str:
+    """The name without a leading wildcard label."""
+    return domain[2:] if domain.startswith("*.") else domain
