@@ -1,0 +1,167 @@
+"""Keystore: modes, account keys, rotation, pending orders, archive, git warning."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import stat
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from certplan import crypto
+from certplan.keystore import Keystore, KeystoreError
+from tests.unit.test_crypto import issue
+
+DIR = "https://ca.example/dir"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def pair(domains: list[str] | None = None) -> tuple[bytes, bytes]:
+    key = crypto.generate_key("ec-256")
+    return crypto.key_to_pem(key), issue(key, domains or ["a.example.com"])
+
+
+def test_account_key_created_private_and_stable(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / ".certplan")
+    pem = ks.account_key(DIR, "ops@example.com")
+    assert crypto.describe_key(crypto.load_key(pem)) == "ec-256"
+    key_path, info_path = ks.account_paths(DIR, "ops@example.com")
+    assert mode(ks.root) == 0o700 and mode(ks.root / "accounts") == 0o700
+    assert mode(key_path) == 0o600
+    assert ks.account_key(DIR, "ops@example.com") == pem
+    assert ks.account_key(DIR, "other@example.com") != pem
+    assert ks.account_key("https://other/dir", "ops@example.com") != pem
+    info = json.loads(info_path.read_text())
+    assert info["directory"] == DIR and info["email"] == "ops@example.com"
+    assert info["account_url"] is None
+    assert "PRIVATE KEY" not in info_path.read_text()
+    assert not [p for p in key_path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_account_url_saved_keeps_created(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    ks.account_key(DIR, "a@example.com")
+    created = ks.load_account(DIR, "a@example.com")
+    assert created is not None
+    ks.save_account_url(DIR, "a@example.com", "https://ca.example/acct/7")
+    rec = ks.load_account(DIR, "a@example.com")
+    assert rec is not None and rec.account_url == "https://ca.example/acct/7"
+    assert rec.created == created.created
+    assert ks.load_account(DIR, "nobody@example.com") is None
+
+
+def test_account_key_concurrent_first_use_agrees(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(ks.account_key(DIR, "x@y.z")))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1 and len(results) == 8
+
+
+def test_store_current_rotates_to_previous(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    assert ks.load_current("web") is None
+    first, second = pair(), pair()
+    ks.store_current("web", *first)
+    assert ks.load_current("web") == first
+    assert ks.load_previous("web") is None
+    key_file = ks.cert_dir("web") / "current" / "key.pem"
+    assert mode(key_file) == 0o600 and mode(ks.cert_dir("web")) == 0o700
+    ks.store_current("web", *second)
+    assert ks.load_current("web") == second
+    assert ks.load_previous("web") == first
+    ks.store_current("web", *second)  # same again: no rotation
+    assert ks.load_previous("web") == first
+    third = pair()
+    ks.store_current("web", *third)
+    assert ks.load_previous("web") == second
+    assert mode(ks.cert_dir("web") / "previous" / "key.pem") == 0o600
+
+
+def test_pending_round_trip_and_promote(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    old = pair()
+    ks.store_current("web", *old)
+    key = crypto.generate_key("ec-384")
+    key_pem = crypto.key_to_pem(key)
+    csr = crypto.make_csr(key, ["a.example.com"])
+    assert ks.load_pending("web") is None
+    ks.store_pending("web", order_url="https://ca/order/1", csr_pem=csr, directory=DIR,
+                     key_pem=key_pem)
+    assert mode(ks.cert_dir("web") / "pending.key.pem") == 0o600
+    assert b"PRIVATE" not in (ks.cert_dir("web") / "pending.json").read_bytes()
+    pending = ks.load_pending("web")
+    assert pending is not None
+    assert (pending.order_url, pending.csr_pem, pending.directory, pending.key_pem) == (
+        "https://ca/order/1", csr, DIR, key_pem)
+    chain = issue(key, ["a.example.com"])
+    ks.promote_pending("web", chain)
+    assert ks.load_current("web") == (key_pem, chain)
+    assert ks.load_previous("web") == old
+    assert ks.load_pending("web") is None
+    with pytest.raises(KeystoreError, match="no pending order"):
+        ks.promote_pending("web", chain)
+
+
+def test_crash_between_rotation_steps_recovers(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    first, second = pair(), pair()
+    ks.store_current("web", *first)
+    base = ks.cert_dir("web")
+    # simulate: new pair staged in next/, current already moved to previous/
+    (base / "next").mkdir(mode=0o700)
+    (base / "next" / "key.pem").write_bytes(second[0])
+    (base / "next" / "fullchain.pem").write_bytes(second[1])
+    os.rename(base / "current", base / "previous")
+    assert ks.load_current("web") == second
+    assert ks.load_previous("web") == first
+
+
+def test_clear_pending_missing_is_fine(tmp_path: Path) -> None:
+    Keystore(tmp_path / "ks").clear_pending("nothing")
+
+
+def test_archive(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    ks.store_current("web", *pair())
+    now = datetime.datetime(2026, 11, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    target = ks.archive("web", now=now)
+    assert target == ks.root / "archive" / "web-20261103T040506Z"
+    assert (target / "current" / "key.pem").exists()
+    assert not ks.cert_dir("web").exists()
+    assert ks.load_current("web") is None
+    assert ks.archive("web", now=now) is None
+    ks.store_current("web", *pair())
+    second = ks.archive("web", now=now)
+    assert second is not None and second != target and second.exists()
+
+
+def _git_init(path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+
+
+def test_gitignore_warning(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    ks = Keystore(Path(".certplan"))
+    assert ks.gitignore_warning(project) is None  # not in git
+    _git_init(project)
+    warning = ks.gitignore_warning(project)
+    assert warning is not None and ".gitignore" in warning and ".certplan" in warning
+    (project / ".gitignore").write_text(".certplan/\n")
+    assert ks.gitignore_warning(project) is None
+    (project / ".certplan").mkdir()
+    assert ks.gitignore_warning(project) is None
+    outside = Keystore(tmp_path / "elsewhere")
+    assert outside.gitignore_warning(project) is None  # outside the work tree
