@@ -1,0 +1,34 @@
+"""Installers: put key and chain where a server reads them, then check and reload it.
+
+Registered by name in INSTALLERS; apply looks one up and calls `install()`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from certplan.installers.files import (
+    FilesInstaller,
+    InstallResult,
+    delete_files,
+    observe_files,
+    target_contents,
+    target_hashes,
+)
+from certplan.registry import Registry
+from certplan.spec import InstallTarget
+
+
+class Installer(Protocol):
+    name: str
+
+    def install(self, target: InstallTarget, key_pem: bytes, leaf_pem: bytes, chain_pem: bytes,
+                fullchain_pem: bytes, *, force: bool = False) -> InstallResult:
+        """Write the target's files; run check and reload when something changed (or force)."""
+
+
+INSTALLERS: Registry[type[Installer]] = Registry("installer")
+INSTALLERS.register("files", FilesInstaller)
+
+__all__ = ["INSTALLERS", "FilesInstaller", "InstallResult", "Installer", "delete_files",
+           "observe_files", "target_contents", "target_hashes"]

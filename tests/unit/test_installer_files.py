@@ -1,0 +1,183 @@
+"""Files installer: atomic writes with modes and owners, check/reload, rollback."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certplan.crypto import sha256_hex
+from certplan.errors import InstallError
+from certplan.installers import INSTALLERS, FilesInstaller, delete_files, observe_files
+from certplan.spec import InstallTarget
+
+KEY, LEAF, CHAIN = b"key-one\n", b"leaf-one\n", b"chain-one\n"
+NEW_KEY, NEW_LEAF = b"key-two\n", b"leaf-two\n"
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def target(tmp: Path, **kw: Any) -> InstallTarget:
+    fields: dict[str, Any] = {
+        "key_file": str(tmp / "private" / "site.key"),
+        "cert_file": str(tmp / "certs" / "site.crt"),
+        "chain_file": str(tmp / "certs" / "chain.pem"),
+        "fullchain_file": str(tmp / "certs" / "fullchain.pem"),
+        "bundle_file": str(tmp / "private" / "bundle.pem"),
+    }
+    fields.update(kw)
+    return InstallTarget(**fields)
+
+
+def install(t: InstallTarget, key: bytes = KEY, leaf: bytes = LEAF, *, force: bool = False):
+    return FilesInstaller().install(t, key, leaf, CHAIN, leaf + CHAIN, force=force)
+
+
+def snapshot(t: InstallTarget) -> dict[str, tuple[bytes, int]]:
+    return {p: (Path(p).read_bytes(), mode(Path(p))) for p in t.files().values()}
+
+
+def test_registered() -> None:
+    assert INSTALLERS.get("files") is FilesInstaller
+
+
+def test_writes_every_file_with_modes(tmp_path: Path) -> None:
+    t = target(tmp_path, key_mode="0640")
+    result = install(t)
+    assert result.changed and result.ran == []
+    assert Path(t.key_file or "").read_bytes() == KEY
+    assert Path(t.cert_file or "").read_bytes() == LEAF
+    assert Path(t.chain_file or "").read_bytes() == CHAIN
+    assert Path(t.fullchain_file or "").read_bytes() == LEAF + CHAIN
+    assert Path(t.bundle_file or "").read_bytes() == KEY + LEAF + CHAIN
+    assert mode(Path(t.key_file or "")) == 0o640 and mode(Path(t.bundle_file or "")) == 0o640
+    assert mode(Path(t.cert_file or "")) == 0o644
+    assert mode(tmp_path / "private") == 0o755
+    assert result.files == {p: sha256_hex(Path(p).read_bytes()) for p in t.files().values()}
+    assert observe_files(list(t.files().values())) == result.files
+    leftovers = [p for p in (tmp_path / "certs").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_existing_key_folder_mode_untouched(tmp_path: Path) -> None:
+    (tmp_path / "private").mkdir(mode=0o710)
+    os.chmod(tmp_path / "private", 0o710)
+    install(target(tmp_path))
+    assert mode(tmp_path / "private") == 0o710
+
+
+def test_replace_is_a_new_inode(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    install(t)
+    before = os.stat(t.cert_file or "").st_ino
+    install(t, NEW_KEY, NEW_LEAF)
+    assert os.stat(t.cert_file or "").st_ino != before
+    assert Path(t.cert_file or "").read_bytes() == NEW_LEAF
+
+
+def test_unchanged_runs_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    t = target(tmp_path, check=f"echo check >> {log}", reload=f"echo reload >> {log}")
+    first = install(t)
+    assert first.changed and first.ran == [t.check, t.reload]
+    assert log.read_text() == "check\nreload\n"
+    second = install(t)
+    assert not second.changed and second.ran == [] and second.files == first.files
+    assert log.read_text() == "check\nreload\n"
+    forced = install(t, force=True)
+    assert not forced.changed and forced.ran == [t.check, t.reload]
+    assert log.read_text() == "check\nreload\n" * 2
+
+
+def test_mode_drift_is_a_change(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    install(t)
+    os.chmod(t.key_file or "", 0o644)
+    assert install(t).changed
+    assert mode(Path(t.key_file or "")) == 0o600
+
+
+def test_check_failure_restores_exactly(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    t = target(tmp_path, key_mode="0640", reload=f"echo reload >> {log}")
+    install(t)
+    os.chmod(t.cert_file or "", 0o604)  # odd mode that must come back as it was
+    before = snapshot(t)
+    failing = t.model_copy(update={"check": "echo 'syntax error in line 7' >&2; exit 3"})
+    with pytest.raises(InstallError) as info:
+        install(failing, NEW_KEY, NEW_LEAF)
+    msg = str(info.value)
+    assert "check command" in msg and "exited 3" in msg and "syntax error in line 7" in msg
+    assert "previous files restored" in msg
+    assert snapshot(t) == before
+    assert log.read_text() == "reload\n"  # the failing install never reloaded
+
+
+def test_check_failure_removes_new_files(tmp_path: Path) -> None:
+    t = target(tmp_path, check="false")
+    with pytest.raises(InstallError, match="exited 1"):
+        install(t)
+    assert not any(Path(p).exists() for p in t.files().values())
+
+
+def test_reload_failure_restores_and_reloads(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    t = target(tmp_path)
+    install(t)
+    before = snapshot(t)
+    # the "server" refuses the new certificate but accepts the old one again
+    reload = (f"if grep -q two {t.cert_file}; then echo 'bad cert' ; exit 5; "
+              f"else echo reloaded-old >> {log}; fi")
+    with pytest.raises(InstallError) as info:
+        install(t.model_copy(update={"reload": reload}), NEW_KEY, NEW_LEAF)
+    msg = str(info.value)
+    assert "reload command" in msg and "exited 5" in msg and "bad cert" in msg
+    assert "reloaded again" in msg
+    assert snapshot(t) == before
+    assert log.read_text() == "reloaded-old\n"
+
+
+def test_check_timeout_kills_and_restores(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    install(t)
+    before = snapshot(t)
+    slow = t.model_copy(update={"check": "sleep 30", "timeout": 0.3})
+    started = time.monotonic()
+    with pytest.raises(InstallError, match=r"timed out after 0.3s"):
+        install(slow, NEW_KEY, NEW_LEAF)
+    assert time.monotonic() - started < 5
+    assert snapshot(t) == before
+
+
+def test_owner_and_group(tmp_path: Path) -> None:
+    t = target(tmp_path, owner="nobody", group="nogroup")
+    install(t)
+    st = os.stat(t.key_file or "")
+    assert (st.st_uid, st.st_gid) == (65534, 65534)
+    assert mode(Path(t.key_file or "")) == 0o600
+
+
+def test_unknown_owner_names_field(tmp_path: Path) -> None:
+    with pytest.raises(InstallError, match="owner = 'no-such-user-xyz'"):
+        install(target(tmp_path, owner="no-such-user-xyz"))
+    with pytest.raises(InstallError, match="group = 'no-such-group-xyz'"):
+        install(target(tmp_path, group="no-such-group-xyz"))
+    assert not (tmp_path / "private").exists()
+
+
+def test_observe_and_delete(tmp_path: Path) -> None:
+    t = target(tmp_path, bundle_file=None, chain_file=None)
+    install(t)
+    os.chmod(tmp_path / "certs", 0o755)
+    missing = str(tmp_path / "nope")
+    seen = observe_files([t.cert_file or "", missing, str(tmp_path)])  # a folder: unreadable
+    assert seen[t.cert_file or ""] == sha256_hex(LEAF)
+    assert seen[missing] is None and seen[str(tmp_path)] is None
+    assert sorted(delete_files(t)) == sorted(t.files().values())
+    assert delete_files(t) == []
