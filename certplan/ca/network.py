@@ -1,0 +1,133 @@
+"""Transport to the CA: JWS signing over the acme library's ClientNetwork,
+with badNonce retried per POST, and every failure turned into AcmeError.
+
+The library retries a badNonce only once per POST; a CA may reject any
+nonce (Pebble rejects 5% by default, tests use up to 50%), so each POST is
+retried up to `nonce_retries` times. The fresh nonce carried by the error
+response is kept, which saves a HEAD newNonce round trip per retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import josepy as jose
+import requests
+from acme import client as acme_client
+from acme import errors as acme_errors
+from acme import messages
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from certplan.errors import AcmeError
+
+AccountKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def jwk_and_alg(key: AccountKey) -> tuple[jose.JWK, jose.JWASignature]:
+    """The JWK and JWS algorithm for an account key (ES256, ES384 or RS256)."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        algs = {"secp256r1": jose.ES256, "secp384r1": jose.ES384}
+        if key.curve.name not in algs:
+            raise AcmeError(f"unsupported account key curve {key.curve.name} "
+                            "(use EC P-256, EC P-384 or RSA)")
+        return jose.JWKEC(key=key), algs[key.curve.name]
+    if isinstance(key, rsa.RSAPrivateKey):
+        return jose.JWKRSA(key=key), jose.RS256
+    raise AcmeError(f"unsupported account key type {type(key).__name__} "
+                    "(use EC P-256, EC P-384 or RSA)")
+
+
+class RetryingNetwork(acme_client.ClientNetwork):
+    """ClientNetwork that retries badNonce per POST and keeps error nonces."""
+
+    def __init__(self, key: jose.JWK, alg: jose.JWASignature, *, verify: str | bool,
+                 user_agent: str, timeout: float, nonce_retries: int) -> None:
+        super().__init__(key, alg=alg, verify_ssl=verify,  # type: ignore[arg-type]
+                         user_agent=user_agent, timeout=timeout)  # type: ignore[arg-type]
+        self.nonce_retries = max(1, nonce_retries)
+        self.bad_nonces = 0  # how many badNonce answers were absorbed (for tests/benchmarks)
+
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        for attempt in range(self.nonce_retries):
+            try:
+                return self._post_once(*args, **kwargs)
+            except messages.Error as error:
+                if error.code != "badNonce" or attempt + 1 >= self.nonce_retries:
+                    raise
+                self.bad_nonces += 1
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _post_once(self, url: str, obj: jose.JSONDeSerializable,
+                   content_type: str = acme_client.ClientNetwork.JOSE_CONTENT_TYPE,
+                   **kwargs: Any) -> requests.Response:
+        new_nonce_url = kwargs.pop("new_nonce_url", None)
+        data = self._wrap_in_jws(obj, self._get_nonce(url, new_nonce_url), url)
+        kwargs.setdefault("headers", {"Content-Type": content_type})
+        response = self._send_request("POST", url, data=data, **kwargs)
+        if self.REPLAY_NONCE_HEADER in response.headers:
+            # Error answers carry a fresh nonce too: keep it before checking.
+            self._add_nonce(response)
+        return self._check_response(response, content_type=content_type)
+
+    @classmethod
+    def _check_response(cls, response: requests.Response,
+                        content_type: str | None = None) -> requests.Response:
+        # The library turns every 409 into a bare ConflictError and loses the
+        # problem document (RFC 9773 answers alreadyReplaced with 409).
+        if response.status_code == 409:
+            with contextlib.suppress(ValueError, jose.DeserializationError):
+                raise messages.Error.from_json(response.json())
+        return super()._check_response(response, content_type=content_type)
+
+
+def problem_text(error: messages.Error) -> str:
+    """A CA problem document as one line: 'type: detail' plus subproblems."""
+    kind = str(error.typ).rsplit(":", 1)[-1]
+    text = f"{kind}: {error.detail}" if error.detail else kind
+    for sub in error.subproblems or ():
+        where = f"{sub.identifier.value}: " if sub.identifier else ""
+        text += f"; {where}{sub.detail or sub.typ}"
+    return text
+
+
+def _connection_reason(error: requests.exceptions.RequestException) -> str:
+    text = str(error)
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS error (is ca_bundle right?): " + text.rsplit("(", 1)[-1].strip("')\" ")
+    if isinstance(error, requests.exceptions.Timeout):
+        return "timed out"
+    for needle, reason in (("Connection refused", "connection refused"),
+                           ("Name or service not known", "name not resolved"),
+                           ("Temporary failure in name resolution", "name not resolved"),
+                           ("No route to host", "no route to host"),
+                           ("Network is unreachable", "network unreachable"),
+                           ("Connection reset", "connection reset"),
+                           ("RemoteDisconnected", "connection closed by the CA")):
+        if needle in text:
+            return reason
+    return text
+
+
+@contextlib.contextmanager
+def translated_errors(directory_url: str, action: str) -> Iterator[None]:
+    """Turn acme / requests failures inside the block into AcmeError."""
+    try:
+        yield
+    except AcmeError:
+        raise
+    except messages.Error as error:
+        raise AcmeError(f"CA {directory_url} refused {action}: {problem_text(error)}") from error
+    except acme_errors.ConflictError as error:
+        raise AcmeError(f"CA {directory_url}: conflict during {action} ({error})") from error
+    except acme_errors.Error as error:
+        raise AcmeError(f"CA {directory_url}: {action} failed: {error}") from error
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+        raise AcmeError(f"CA unreachable: {directory_url}: {_connection_reason(error)}") \
+            from error
+    except requests.exceptions.RequestException as error:
+        raise AcmeError(f"CA {directory_url}: {action} failed: {error}") from error
+    except (ValueError, KeyError, jose.DeserializationError) as error:
+        raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: {error}") \
+            from error

@@ -1,0 +1,109 @@
+"""Local handles for ACME orders and challenges, apart from the wire objects."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+import josepy as jose
+from acme import messages
+from cryptography import x509
+
+from certplan.ca.network import problem_text
+from certplan.ca.polling import parse_retry_after
+from certplan.errors import AcmeError
+from certplan.validators.base import Challenge
+
+
+class NewOrderWithReplaces(messages.NewOrder):
+    """newOrder payload with RFC 9773 `replaces` (the library has no such field)."""
+
+    replaces: str | None = jose.field("replaces", omitempty=True)
+
+
+@dataclass
+class Order:
+    """An open order: its URL, the CSR it will be finalized with, what the CA said."""
+
+    url: str
+    csr_pem: bytes
+    body: messages.Order
+    authorizations: list[messages.AuthorizationResource] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return str(self.body.status)
+
+    @property
+    def identifiers(self) -> list[str]:
+        return [ident.value for ident in self.body.identifiers or ()]
+
+    @property
+    def expires(self) -> datetime.datetime | None:
+        return self.body.expires
+
+
+@dataclass(frozen=True)
+class PendingChallenge:
+    """A challenge to solve (for validators) plus what answering it needs."""
+
+    challenge: Challenge
+    url: str              # the challenge URL to POST {} to
+    authz_url: str
+    status: str           # the challenge's status when fetched: pending | processing
+    body: messages.ChallengeBody
+
+
+@dataclass(frozen=True)
+class AriInfo:
+    """RFC 9773 renewal information: the suggested window (aware UTC)."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    explanation_url: str | None
+    retry_after_seconds: float | None
+
+
+def parse_renewal_info(body: dict[str, Any], retry_after: str | None) -> AriInfo:
+    """An RFC 9773 renewalInfo answer as AriInfo (start/end aware UTC)."""
+    window = body["suggestedWindow"]
+    start, end = _rfc3339(window["start"]), _rfc3339(window["end"])
+    if end < start:
+        raise ValueError(f"suggestedWindow ends before it starts ({start} > {end})")
+    return AriInfo(start=start, end=end, explanation_url=body.get("explanationURL"),
+                   retry_after_seconds=parse_retry_after(retry_after))
+
+
+def _rfc3339(text: str) -> datetime.datetime:
+    value = datetime.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {text!r}")
+    return value.astimezone(datetime.UTC)
+
+
+def csr_names(csr: x509.CertificateSigningRequest) -> list[str]:
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound as error:
+        raise AcmeError("CSR has no subjectAltName: no names to order") from error
+    return list(san.get_values_for_type(x509.DNSName))
+
+
+def domain_of(authz: messages.Authorization) -> str:
+    name = str(authz.identifier.value)
+    return f"*.{name}" if authz.wildcard else name
+
+
+def authz_problem(authz: messages.Authorization) -> str:
+    for challb in authz.challenges:
+        if challb.error is not None:
+            return f"{challb.typ}: {problem_text(challb.error)}"
+    return f"authorization is {authz.status}"
+
+
+def is_replaces_problem(cause: BaseException | None) -> bool:
+    if not isinstance(cause, messages.Error):
+        return False
+    kind = str(cause.typ).rsplit(":", 1)[-1]
+    return kind in ("alreadyReplaced", "conflict") or "replace" in (cause.detail or "").lower()
