@@ -1,0 +1,107 @@
+"""ACME Renewal Information (RFC 9773): fetch suggested windows before planning.
+
+Unauthenticated GETs, so `plan` can look them up in CI without any secret.
+Failures never stop a plan: the certificate falls back to the lifetime rule and
+the plan says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from certplan.policy import AriWindow
+
+
+@dataclass(frozen=True)
+class AriTarget:
+    name: str
+    directory: str
+    cert_id: str
+    ca_bundle: str | None = None
+
+
+def parse_window(body: Any, retry_after: str | None) -> AriWindow:
+    """Parse a renewalInfo answer; ValueError says what is malformed."""
+    if not isinstance(body, dict) or not isinstance(body.get("suggestedWindow"), dict):
+        raise ValueError("answer has no suggestedWindow object")
+    window = body["suggestedWindow"]
+    try:
+        start = datetime.fromisoformat(str(window["start"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(window["end"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        raise ValueError("suggestedWindow needs RFC 3339 start and end") from None
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("suggestedWindow times carry no time zone")
+    if end < start:
+        raise ValueError("suggestedWindow ends before it starts")
+    explanation = body.get("explanationURL")
+    seconds = int(retry_after) if retry_after and retry_after.strip().isdigit() else None
+    return AriWindow(start=start, end=end,
+                     explanation_url=explanation if isinstance(explanation, str) else None,
+                     retry_after=seconds)
+
+
+_UNREACHABLE = object()
+Getter = Callable[[str, str | None, float], tuple[int, Any, Mapping[str, str]]]
+
+
+def _http_get(url: str, ca_bundle: str | None, timeout: float) -> tuple[int, Any,
+                                                                     Mapping[str, str]]:
+    import requests
+
+    verify: bool | str = ca_bundle or True
+    resp = requests.get(url, timeout=timeout, verify=verify,
+                        headers={"User-Agent": "certplan"})
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    return resp.status_code, body, resp.headers
+
+
+def fetch_windows(targets: list[AriTarget], timeout: float = 5.0,
+                  get: Getter = _http_get) -> tuple[dict[str, AriWindow], dict[str, str]]:
+    """name -> window for each certificate whose CA answered; name -> note otherwise."""
+    directories: dict[tuple[str, str | None], Any] = {}
+    windows: dict[str, AriWindow] = {}
+    notes: dict[str, str] = {}
+
+    def base_url(t: AriTarget) -> str | None:
+        key = (t.directory, t.ca_bundle)
+        if key not in directories:
+            directories[key] = _UNREACHABLE
+            status, body, _ = get(t.directory, t.ca_bundle, timeout)
+            directories[key] = body.get("renewalInfo") if status == 200 and \
+                isinstance(body, dict) else None
+        if directories[key] is _UNREACHABLE:
+            raise ConnectionError("directory unreachable")
+        return directories[key]
+
+    def one(t: AriTarget) -> None:
+        try:
+            url = base_url(t)
+            if not url:
+                notes[t.name] = "the CA offers no renewal information"
+                return
+            status, body, headers = get(f"{url.rstrip('/')}/{t.cert_id}", t.ca_bundle, timeout)
+            if status != 200:
+                notes[t.name] = f"renewalInfo answered HTTP {status}"
+                return
+            windows[t.name] = parse_window(body, headers.get("Retry-After"))
+        except ValueError as exc:
+            notes[t.name] = f"malformed renewalInfo answer: {exc}"
+        except Exception as exc:  # network failures of any kind: plan goes on without ARI
+            notes[t.name] = f"could not reach the CA ({type(exc).__name__})"
+
+    by_dir: dict[tuple[str, str | None], list[AriTarget]] = {}
+    for t in targets:
+        by_dir.setdefault((t.directory, t.ca_bundle), []).append(t)
+    for group in by_dir.values():  # one directory fetch per CA, then parallel lookups
+        one(group[0])
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(one, group[1:]))
+    return windows, notes

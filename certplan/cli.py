@@ -1,0 +1,247 @@
+"""The command line. The only module that prints or exits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from certplan import __version__
+from certplan.errors import CertplanError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Plan and apply TLS certificates through ACME, like Terraform.")
+ca_app = typer.Typer(no_args_is_help=True, help="Certificate authorities.")
+app.add_typer(ca_app, name="ca")
+
+ROOT = Path(".")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def report(exc: CertplanError) -> NoReturn:
+    if isinstance(exc, InputError):
+        n = len(exc.problems)
+        typer.echo(f"Error: {n} problem{'s' if n != 1 else ''} found:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+    fail(str(exc))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"certplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    chdir: Annotated[Path, typer.Option("-C", "--chdir", help="Project folder.")] = Path("."),
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    global ROOT
+    if not chdir.is_dir():
+        fail(f"-C {chdir}: no such folder")
+    ROOT = chdir
+
+
+def _load():  # type: ignore[no-untyped-def]
+    """Project and state, or every problem in both at once."""
+    from certplan.project import load_project
+    from certplan.state import load_state
+
+    problems = []
+    try:
+        project = load_project(ROOT)
+    except InputError as exc:
+        problems += exc.problems
+        project = None
+    state_dir = project.state_dir if project else ROOT / "state"
+    state = load_state(state_dir)
+    problems += state.problems
+    if problems:
+        raise InputError(problems)
+    return project, state
+
+
+def _now(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--at {at!r}: expected an ISO 8601 time like 2026-12-24T00:00:00Z")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command()
+def validate() -> None:
+    """Check certplan.toml, every spec and the state; report every problem at once."""
+    try:
+        project, state = _load()
+    except CertplanError as exc:
+        report(exc)
+    files = {d.file for d in project.desired}
+    typer.echo(f"OK: {len(project.desired)} certificate(s) in {len(files)} spec file(s); "
+               f"{len(state.records)} recorded in state.")
+
+
+TargetOpt = Annotated[list[str] | None, typer.Option("--target", help="Only this certificate.")]
+ReplaceOpt = Annotated[list[str] | None, typer.Option(
+    "--replace", help="Renew this certificate now, due or not.")]
+ReplaceAllOpt = Annotated[bool, typer.Option("--replace-all", help="Renew every certificate.")]
+
+
+def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
+               at: str | None, refresh: bool):  # type: ignore[no-untyped-def]
+    from certplan.observe import observe
+    from certplan.plan import make_plan
+
+    project, state = _load()
+    known = set(project.by_name()) | set(state.records)
+    for name in (targets or []) + (replace or []):
+        if name not in known:
+            raise CertplanError(f"no certificate named {name!r} "
+                                f"(known: {', '.join(sorted(known)) or 'none'})")
+    obs = observe(project, state.records, refresh_ari=refresh)
+    plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
+                     replace_all=replace_all, targets=targets or None)
+    return project, state, plan
+
+
+@app.command()
+def plan(
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for `apply FILE`.")]
+    = None,
+    detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode", help="Exit 0: no changes, 2: changes, 1: error.")] = False,
+    target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
+    at: Annotated[str | None, typer.Option("--at", help="Plan as if it were this time.")] = None,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
+    = False,
+) -> None:
+    """Show what apply would do, and why."""
+    from certplan.render import RENDERERS
+
+    if fmt not in RENDERERS:
+        fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
+    try:
+        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
+        if out is not None:
+            from certplan.planfile import save_plan
+
+            save_plan(out, the_plan, state, project)
+    except CertplanError as exc:
+        report(exc)
+    typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
+    if out is not None:
+        typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
+                   err=True)
+    if detailed_exitcode and not the_plan.empty:
+        raise typer.Exit(2)
+
+
+@app.command("list")
+def list_(
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = False,
+) -> None:
+    """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
+    from tabulate import tabulate
+
+    from certplan.inventory import rows
+
+    if fmt not in ("table", "json"):
+        fail(f"--format {fmt!r}: choose table or json")
+    try:
+        project, state, the_plan = _make_plan(None, None, False, None, refresh)
+    except CertplanError as exc:
+        report(exc)
+    data = rows(project, state.records, the_plan)
+    if fmt == "json":
+        typer.echo(json.dumps(data, indent=2))
+        return
+    if not data:
+        typer.echo("No certificates.")
+        return
+    table = [[r["name"], r["main_domain"], r["key"], ", ".join(r["sans"]), r["ca"],
+              r["created"], r["next_renewal"], r["expires"], r["status"]] for r in data]
+    typer.echo(tabulate(table, headers=["name", "main domain", "key", "SANs", "CA", "created",
+                                        "next renewal", "expires", "status"]))
+
+
+@app.command()
+def show(name: str) -> None:
+    """Everything recorded for one certificate (state is public; no secret is shown)."""
+    from certplan.inventory import show as show_record
+
+    try:
+        _, state = _load()
+    except CertplanError as exc:
+        report(exc)
+    if name not in state.records:
+        fail(f"no recorded certificate named {name!r} "
+             f"(recorded: {', '.join(sorted(state.records)) or 'none'})")
+    typer.echo(show_record(state.records[name]), nl=False)
+
+
+@app.command()
+def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = Path(".")) -> None:
+    """Create a ready GitOps repository: certplan.toml, specs/, state/, .gitignore."""
+    from certplan.scaffold import init_project
+
+    target = folder if folder.is_absolute() else ROOT / folder
+    try:
+        written = init_project(target)
+    except CertplanError as exc:
+        report(exc)
+    for path in written:
+        typer.echo(f"created {path}")
+    typer.echo("Next: edit specs/example.toml, then `certplan validate` and `certplan plan`.")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec and config files."""
+    from certplan.schema import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@ca_app.command("list")
+def ca_list() -> None:
+    """CA presets and the [ca.NAME] tables of certplan.toml."""
+    from tabulate import tabulate
+
+    from certplan.presets import PRESETS
+
+    rows = [[p.name, p.directory, "yes" if p.eab_required else "no", p.description]
+            for p in PRESETS.values()]
+    try:
+        project, _ = _load()
+        for name, ca in project.config.ca.items():
+            if name not in PRESETS:
+                rows.append([name, ca.directory, "yes" if ca.eab_kid else "no", "certplan.toml"])
+    except CertplanError:
+        pass  # presets are still worth showing outside a project
+    typer.echo(tabulate(rows, headers=["name", "directory", "EAB", "about"]))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

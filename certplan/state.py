@@ -1,0 +1,222 @@
+"""Recorded state: `state/<name>.json` per certificate plus `state/_state.json`.
+
+Public facts only (never a private key). Sorted keys for stable diffs. Every
+write is atomic; the state-wide serial grows by one with each write, and the
+lineage (a UUID) is fixed when the state folder is first written, so that a
+saved plan can be refused as stale.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from certplan.atomic import atomic_write
+from certplan.errors import Problem, StateError
+from certplan.spec import OnRemove
+
+FORMAT_VERSION = 1
+META_FILE = "_state.json"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CertFacts(_Model):
+    """The certificate currently issued for a spec (public)."""
+
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    issuer: str
+    fingerprint_sha256: str
+    chain_pem: str
+    ari_id: str | None = None
+    issued_at: datetime
+
+
+class InstallRecord(_Model):
+    """One install target as last written: its definition digest and file hashes."""
+
+    target_digest: str
+    files: dict[str, str]
+    installed_at: datetime
+
+
+class PendingOrder(_Model):
+    """An order created but not yet recorded as a certificate (for crash recovery)."""
+
+    url: str
+    ca: str
+    directory: str
+    created_at: datetime
+
+
+class Revocation(_Model):
+    revoked_at: datetime
+    reason: str
+    serial: str
+
+
+class CertRecord(_Model):
+    format_version: int = FORMAT_VERSION
+    name: str
+    domains: list[str]
+    key_type: str
+    ca: str
+    ca_directory: str
+    account_url: str | None = None
+    profile: str | None = None
+    spec_digest: str
+    created_at: datetime
+    certificate: CertFacts | None = None
+    installs: list[InstallRecord] = Field(default_factory=list)
+    pending_order: PendingOrder | None = None
+    revoked: Revocation | None = None
+    on_remove: OnRemove = Field(default_factory=OnRemove)
+    renewals: int = 0
+
+
+class StateMeta(_Model):
+    format_version: int = FORMAT_VERSION
+    lineage: str
+    serial: int
+
+
+@dataclass
+class State:
+    meta: StateMeta | None
+    records: dict[str, CertRecord] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def lineage(self) -> str | None:
+        return self.meta.lineage if self.meta else None
+
+    @property
+    def serial(self) -> int:
+        return self.meta.serial if self.meta else 0
+
+
+def _problem_from(path: Path, exc: ValidationError) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        out.append(Problem(str(path), loc, _lower_first(err["msg"])))
+    return out
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _read_json(path: Path) -> tuple[Any, list[Problem]]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), []
+    except UnicodeDecodeError:
+        return None, [Problem(str(path), "", "not UTF-8 text")]
+    except json.JSONDecodeError as exc:
+        return None, [Problem(str(path), "", f"not valid JSON: {exc.msg} at line {exc.lineno}")]
+    except OSError as exc:
+        return None, [Problem(str(path), "", f"cannot read: {exc.strerror}")]
+
+
+def load_state(folder: Path) -> State:
+    """Read every state file; problems are collected, never raised, never 'fixed'."""
+    state = State(meta=None)
+    if not folder.exists():
+        return state
+    meta_path = folder / META_FILE
+    if meta_path.exists():
+        data, problems = _read_json(meta_path)
+        state.problems += problems
+        if data is not None:
+            try:
+                state.meta = StateMeta.model_validate(data)
+            except ValidationError as exc:
+                state.problems += _problem_from(meta_path, exc)
+    for path in sorted(folder.glob("*.json")):
+        if path.name == META_FILE or path.name.startswith((".", "_")):
+            continue
+        data, problems = _read_json(path)
+        state.problems += problems
+        if data is None:
+            continue
+        try:
+            record = CertRecord.model_validate(data)
+        except ValidationError as exc:
+            state.problems += _problem_from(path, exc)
+            continue
+        if record.name != path.stem:
+            state.problems.append(
+                Problem(str(path), "name", f"{record.name!r} does not match the file name")
+            )
+            continue
+        state.records[record.name] = record
+    return state
+
+
+def dump_json(model: BaseModel) -> bytes:
+    data = model.model_dump(mode="json")
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+class StateStore:
+    """Writes state. Callers hold the apply lock (see `lock.py`)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _bump(self) -> StateMeta:
+        meta_path = self.folder / META_FILE
+        current = load_state_meta(meta_path)
+        meta = (
+            StateMeta(lineage=str(uuid.uuid4()), serial=1)
+            if current is None
+            else current.model_copy(update={"serial": current.serial + 1})
+        )
+        atomic_write(meta_path, dump_json(meta))
+        return meta
+
+    def _check_writable(self, path: Path) -> None:
+        if path.exists():
+            data, problems = _read_json(path)
+            if problems:
+                raise StateError(f"{path}: refusing to overwrite a state file that does not "
+                                 f"parse ({problems[0].message}); fix or remove it by hand")
+
+    def write(self, record: CertRecord) -> StateMeta:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{record.name}.json"
+        self._check_writable(path)
+        atomic_write(path, dump_json(record))
+        return self._bump()
+
+    def delete(self, name: str) -> StateMeta:
+        path = self.folder / f"{name}.json"
+        path.unlink(missing_ok=True)
+        return self._bump()
+
+
+def load_state_meta(path: Path) -> StateMeta | None:
+    if not path.exists():
+        return None
+    data, problems = _read_json(path)
+    if problems:
+        raise StateError(str(problems[0]))
+    try:
+        return StateMeta.model_validate(data)
+    except ValidationError as exc:
+        raise StateError(str(_problem_from(path, exc)[0])) from None
+
+
+def records_by_name(state: State) -> Mapping[str, CertRecord]:
+    return state.records
