@@ -260,7 +260,7 @@ class AcmeClient:
                                       token=challb.chall.encode("token"),
                                       key_authorization=key_authorization)
                 return PendingChallenge(challenge=challenge, url=challb.uri,
-                                        authz_url=authzr.uri, status=str(challb.status),
+                                        authz_url=authzr.uri, status=challb.status.name,
                                         body=challb)
         offered = ", ".join(sorted(str(c.typ) for c in authz.challenges)) or "none"
         raise AcmeError(f"CA {self.directory_url} offers no {wanted} challenge for "
@@ -270,7 +270,7 @@ class AcmeClient:
         """Tell the CA each challenge is ready (skips those already being validated)."""
         with translated_errors(self.directory_url, "the challenge answer"):
             for item in pending:
-                if item.status == str(messages.STATUS_PENDING):
+                if item.status == messages.STATUS_PENDING.name:
                     self._post(item.url, item.body.response(self._jwk))
 
     def wait_authorizations(self, order: Order, deadline: float) -> None:

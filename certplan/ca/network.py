@@ -10,6 +10,7 @@ response is kept, which saves a HEAD newNonce round trip per retry.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,7 +96,8 @@ def problem_text(error: messages.Error) -> str:
 def _connection_reason(error: requests.exceptions.RequestException) -> str:
     text = str(error)
     if isinstance(error, requests.exceptions.SSLError):
-        return "TLS error (is ca_bundle right?): " + text.rsplit("(", 1)[-1].strip("')\" ")
+        found = re.search(r"\[SSL: [A-Z_]+\] (.+?) \(_ssl\.c", text)
+        return "TLS error (check ca_bundle): " + (found.group(1) if found else text)
     if isinstance(error, requests.exceptions.Timeout):
         return "timed out"
     for needle, reason in (("Connection refused", "connection refused"),

@@ -33,7 +33,7 @@ class Order:
 
     @property
     def status(self) -> str:
-        return str(self.body.status)
+        return str(self.body.status.name)
 
     @property
     def identifiers(self) -> list[str]:
@@ -99,7 +99,7 @@ def authz_problem(authz: messages.Authorization) -> str:
     for challb in authz.challenges:
         if challb.error is not None:
             return f"{challb.typ}: {problem_text(challb.error)}"
-    return f"authorization is {authz.status}"
+    return f"authorization is {authz.status.name}"
 
 
 def is_replaces_problem(cause: BaseException | None) -> bool:
