@@ -1,0 +1,331 @@
+"""http-01 validators: `webroot` (token files served by an existing web server) and
+`standalone` (a small built-in HTTP responder, up only while the challenge runs).
+
+Before the CA is told, each validator fetches every token itself, the way the CA
+will: http://NAME:PORT/.well-known/acme-challenge/TOKEN, NAME resolved through
+the configured resolvers ("HOST:PORT", dnspython) or the system resolver, PORT
+from `[http01] port` (default 80). Redirects are followed like a CA does (up to
+10, http or https, certificates not verified).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from certplan.errors import ChallengeError
+from certplan.validators.base import Challenge
+
+CHALLENGE_PATH = "/.well-known/acme-challenge/"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MAX_REDIRECTS = 10
+MAX_BODY = 8192
+
+
+def _check_token(challenge: Challenge) -> str:
+    """The token, refused if it could escape the challenge folder (it comes from the CA)."""
+    if not _TOKEN_RE.match(challenge.token):
+        raise ChallengeError({challenge.domain: "the CA sent a token that is not base64url"})
+    return challenge.token
+
+
+# -- resolving and fetching ----------------------------------------------------------------
+
+Resolve = Callable[[str, float], list[str]]
+
+
+def make_resolver(resolvers: list[str]) -> Resolve:
+    """name, timeout -> IP addresses; via dnspython at "HOST:PORT" servers, else the system."""
+    if not resolvers:
+        return _system_resolve
+    import dns.exception
+    import dns.nameserver
+    import dns.resolver
+
+    res = dns.resolver.Resolver(configure=False)
+    servers: list[str | dns.nameserver.Nameserver] = []
+    for item in resolvers:
+        host, _, port = item.rpartition(":")
+        servers.append(dns.nameserver.Do53Nameserver(host.strip("[]"), int(port)))
+    res.nameservers = servers
+
+    def resolve(name: str, timeout: float) -> list[str]:
+        out: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = res.resolve(name, rdtype, lifetime=max(timeout, 0.1))
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+                continue
+            except dns.exception.DNSException as exc:
+                raise OSError(f"cannot resolve {name} via {', '.join(resolvers)}: {exc}") from None
+            out.extend(r.to_text() for r in answer)
+        if not out:
+            raise OSError(f"{name} has no A or AAAA record at {', '.join(resolvers)}")
+        return out
+
+    return resolve
+
+
+def _system_resolve(name: str, timeout: float) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"cannot resolve {name}: {exc.strerror}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _connect(url: str, resolve: Resolve, timeout: float) -> http.client.HTTPConnection:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    last: OSError | None = None
+    for address in resolve(host, timeout):
+        try:
+            sock = socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:
+            last = OSError(f"cannot connect to {address} port {port}: {exc.strerror or exc}")
+            continue
+        if parts.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=host)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.sock = sock
+        return conn
+    raise last or OSError(f"no address for {host}")
+
+
+def fetch(url: str, resolve: Resolve, timeout: float) -> tuple[int, bytes, str]:
+    """GET `url` (Host header = its name), following redirects: (status, body, final URL)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        conn = _connect(url, resolve, timeout)
+        try:
+            parts = urlsplit(url)
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            conn.request("GET", target, headers={"Host": parts.netloc, "Accept": "*/*",
+                                                 "User-Agent": "certplan-self-check"})
+            resp = conn.getresponse()
+            body = resp.read(MAX_BODY)
+            location = resp.getheader("Location")
+        finally:
+            conn.close()
+        if resp.status in (301, 302, 303, 307, 308) and location:
+            url = urljoin(url, location)
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise OSError(f"redirected to {url}, which is neither http nor https")
+            continue
+        return resp.status, body, url
+    raise OSError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def self_check(challenges: list[Challenge], deadline: float, *, port: int, resolve: Resolve,
+               where: Callable[[Challenge], str],
+               clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep) -> None:
+    """Fetch every token until it matches or `deadline` passes; ChallengeError otherwise.
+
+    `where(challenge)` describes where the token should come from (a file path)."""
+    failures: dict[str, str] = {}
+    for ch in challenges:
+        url = f"http://{ch.identifier}{'' if port == 80 else f':{port}'}{CHALLENGE_PATH}{ch.token}"
+        why = _poll_one(url, ch.key_authorization, deadline, resolve, clock, sleep)
+        if why is not None:
+            failures[ch.domain] = f"{url}: {why} (expected the content of {where(ch)})"
+    if failures:
+        raise ChallengeError(failures)
+
+
+def _poll_one(url: str, expected: str, deadline: float, resolve: Resolve,
+              clock: Callable[[], float], sleep: Callable[[float], None]) -> str | None:
+    interval = 0.05
+    while True:
+        remaining = deadline - clock()
+        try:
+            status, body, final = fetch(url, resolve, min(5.0, max(remaining, 0.2)))
+            if status == 200 and body.strip() == expected.encode("ascii"):
+                return None
+            shown = body[:60].decode("utf-8", errors="replace").strip()
+            why = f"HTTP {status}" + (f" from {final}" if final != url else "")
+            why += f", body {shown!r}" if status == 200 else ""
+        except (OSError, http.client.HTTPException) as exc:
+            why = str(exc) or type(exc).__name__
+        if clock() + interval > deadline:
+            return why
+        sleep(interval)
+        interval = min(interval * 2, 1.0)
+
+
+# -- webroot -------------------------------------------------------------------------------
+
+class WebrootValidator:
+    """Writes token files under WEBROOT/.well-known/acme-challenge/ (0644, folders 0755)."""
+
+    challenge_type = "http-01"
+
+    def __init__(self, webroot: str | Path, *, self_check: bool = True, port: int = 80,
+                 resolvers: list[str] | None = None):
+        self.webroot = Path(webroot)
+        self.self_check = self_check
+        self.port = port
+        self.resolvers = list(resolvers or [])
+        self._written: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def token_path(self, challenge: Challenge) -> Path:
+        return self.webroot / CHALLENGE_PATH.strip("/") / _check_token(challenge)
+
+    def present(self, challenges: list[Challenge]) -> None:
+        for ch in challenges:
+            path = self.token_path(ch)
+            try:
+                _make_dirs(path.parent)
+                _write_public(path, ch.key_authorization.encode("ascii"))
+            except OSError as exc:
+                raise ChallengeError(
+                    {ch.domain: f"cannot write token file {path}: {exc.strerror or exc}"}
+                ) from None
+            with self._lock:
+                self._written.add(path)
+
+    def check(self, challenges: list[Challenge], deadline: float) -> None:
+        if not self.self_check:
+            return
+        self_check(challenges, deadline, port=self.port, resolve=make_resolver(self.resolvers),
+                   where=lambda ch: f"token file {self.token_path(ch)}")
+
+    def cleanup(self, challenges: list[Challenge]) -> None:
+        for ch in challenges:
+            if not _TOKEN_RE.match(ch.token):
+                continue
+            path = self.token_path(ch)
+            with self._lock:
+                if path not in self._written:
+                    continue
+                self._written.discard(path)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass  # cleanup never raises; a stale token file is harmless
+
+
+def _make_dirs(folder: Path) -> None:
+    for parent in [*reversed(folder.parents), folder]:
+        if not parent.exists():
+            try:
+                parent.mkdir(mode=0o755)
+                os.chmod(parent, 0o755)  # the umask may have narrowed it; web servers must read
+            except FileExistsError:
+                pass
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.fchmod(fd, 0o644)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+# -- standalone ----------------------------------------------------------------------------
+
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    tokens: dict[str, str]
+
+
+class _V6Server(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        path = self.path.split("?", 1)[0]
+        token = path[len(CHALLENGE_PATH):] if path.startswith(CHALLENGE_PATH) else ""
+        answer = self.server.tokens.get(token)
+        body = answer.encode("ascii") if answer is not None else b"not found\n"
+        self.send_response(200 if answer is not None else 404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return  # library code never prints
+
+
+class StandaloneValidator:
+    """Serves tokens from a built-in HTTP server on `listen`, only between present and cleanup."""
+
+    challenge_type = "http-01"
+
+    def __init__(self, listen: tuple[str, int] = ("0.0.0.0", 80), *, self_check: bool = True,
+                 port: int = 80, resolvers: list[str] | None = None):
+        self.listen = listen
+        self.self_check = self_check
+        self.port = port
+        self.resolvers = list(resolvers or [])
+        self._tokens: dict[str, str] = {}
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def present(self, challenges: list[Challenge]) -> None:
+        with self._lock:
+            for ch in challenges:
+                self._tokens[_check_token(ch)] = ch.key_authorization
+            if self._server is None:
+                self._start(challenges)
+
+    def _start(self, challenges: list[Challenge]) -> None:
+        host, port = self.listen
+        cls = _V6Server if ":" in host else _Server
+        try:
+            server = cls((host, port), _Handler)
+        except OSError as exc:
+            for ch in challenges:
+                self._tokens.pop(ch.token, None)
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise ChallengeError({ch.domain: f"standalone: cannot listen on {where}: "
+                                  f"{exc.strerror or exc}" for ch in challenges}) from None
+        server.tokens = self._tokens
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"certplan-http01-{port}", daemon=True)
+        self._thread.start()
+
+    def check(self, challenges: list[Challenge], deadline: float) -> None:
+        if not self.self_check:
+            return
+        host, port = self.listen
+        self_check(challenges, deadline, port=self.port, resolve=make_resolver(self.resolvers),
+                   where=lambda ch: f"certplan's standalone server on {host}:{port}")
+
+    def cleanup(self, challenges: list[Challenge]) -> None:
+        with self._lock:
+            for ch in challenges:
+                self._tokens.pop(ch.token, None)
+            if self._tokens or self._server is None:
+                return
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
