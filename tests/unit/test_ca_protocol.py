@@ -1,0 +1,209 @@
+"""Wire details Pebble 2.4 cannot show: badNonce bookkeeping, `replaces` and its
+rejection (RFC 9773), renewalInfo. A pytest-httpserver speaks the ACME side."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
+
+from certplan.ca import AcmeClient, AriInfo, ReplacesRejected
+from certplan.errors import AcmeError
+
+PROBLEM = "application/problem+json"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class FakeCA:
+    """Just enough ACME to reach newOrder; records every POST's nonce and payload."""
+
+    def __init__(self, server: HTTPServer, renewal_info: bool = True) -> None:
+        self.server = server
+        self.counter = 0
+        self.heads = 0
+        self.posts: list[tuple[str, dict[str, Any], str]] = []  # (path, payload, nonce)
+        directory = {k: server.url_for(p) for k, p in (
+            ("newNonce", "/nonce"), ("newAccount", "/acct"), ("newOrder", "/order"),
+            ("revokeCert", "/revoke"))}
+        if renewal_info:
+            directory["renewalInfo"] = server.url_for("/ari")
+        server.expect_request("/dir").respond_with_json(directory)
+        server.expect_request("/nonce", method="HEAD").respond_with_handler(self._nonce)
+        server.expect_request("/acct", method="POST").respond_with_handler(
+            self.wrap(lambda payload: self.reply(
+                {"status": "valid"}, 200, Location=server.url_for("/acct/1"))))
+
+    def fresh_nonce(self) -> str:
+        self.counter += 1
+        return b64(f"nonce-{self.counter}".encode())
+
+    def _nonce(self, request: Request) -> Response:
+        self.heads += 1
+        return Response(status=200, headers={"Replay-Nonce": self.fresh_nonce()})
+
+    def reply(self, body: dict[str, Any], status: int, content_type: str = "application/json",
+              **headers: str) -> Response:
+        headers["Replay-Nonce"] = self.fresh_nonce()
+        return Response(json.dumps(body), status=status, headers=headers,
+                        content_type=content_type)
+
+    def problem(self, kind: str, detail: str, status: int) -> Response:
+        return self.reply({"type": f"urn:ietf:params:acme:error:{kind}", "detail": detail},
+                          status, content_type=PROBLEM)
+
+    def wrap(self, answer: Callable[[dict[str, Any]], Response]) -> Callable[[Request], Response]:
+        def handler(request: Request) -> Response:
+            jws = json.loads(request.get_data())
+            protected = json.loads(unb64(jws["protected"]))
+            payload = json.loads(unb64(jws["payload"])) if jws["payload"] else {}
+            self.posts.append((request.path, payload, protected["nonce"]))
+            return answer(payload)
+        return handler
+
+
+def make_csr(names: list[str]) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+           .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                          critical=False)
+           .sign(key, hashes.SHA256()))
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def connected(ca: FakeCA, **kwargs: Any) -> AcmeClient:
+    client = AcmeClient.connect(ca.server.url_for("/dir"), ec.generate_private_key(
+        ec.SECP256R1()), **kwargs)
+    client.ensure_account("ops@example.com", agree_tos=True)
+    return client
+
+
+def test_bad_nonce_is_retried_per_post_using_the_error_answers_nonce(
+        httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver)
+    failures = iter(range(3))
+
+    def order(payload: dict[str, Any]) -> Response:
+        if next(failures, None) is not None:
+            return ca.problem("badNonce", "JWS has an invalid anti-replay nonce", 400)
+        return ca.reply({"status": "pending", "identifiers": payload["identifiers"],
+                         "authorizations": [], "finalize": httpserver.url_for("/fin")},
+                        201, Location=httpserver.url_for("/order/1"))
+
+    httpserver.expect_request("/order", method="POST").respond_with_handler(ca.wrap(order))
+    client = connected(ca)
+    result = client.new_order(make_csr(["a.example.com"]))
+    assert result.url == httpserver.url_for("/order/1")
+    assert client.bad_nonces == 3
+    order_posts = [p for p in ca.posts if p[0] == "/order"]
+    assert len(order_posts) == 4
+    assert ca.heads == 1  # every retry used the nonce carried by the badNonce answer
+    nonces = [nonce for _, _, nonce in ca.posts]
+    assert len(set(nonces)) == len(nonces)
+
+
+def test_bad_nonce_gives_up_after_nonce_retries(httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver)
+    httpserver.expect_request("/order", method="POST").respond_with_handler(
+        ca.wrap(lambda payload: ca.problem("badNonce", "bad nonce", 400)))
+    client = connected(ca, nonce_retries=3)
+    with pytest.raises(AcmeError, match=r"refused the new order: badNonce: bad nonce"):
+        client.new_order(make_csr(["a.example.com"]))
+    assert len([p for p in ca.posts if p[0] == "/order"]) == 3
+
+
+def test_replaces_and_profile_are_sent_and_rejection_is_distinct(
+        httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver)
+    httpserver.expect_request("/order", method="POST").respond_with_handler(ca.wrap(
+        lambda payload: ca.problem("alreadyReplaced", "certificate already replaced", 409)))
+    client = connected(ca)
+    with pytest.raises(ReplacesRejected, match="alreadyReplaced") as caught:
+        client.new_order(make_csr(["a.example.com", "b.example.com"]),
+                         profile="shortlived", replaces="aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+    assert isinstance(caught.value, AcmeError)
+    _, payload, _ = [p for p in ca.posts if p[0] == "/order"][0]
+    assert payload == {
+        "identifiers": [{"type": "dns", "value": "a.example.com"},
+                        {"type": "dns", "value": "b.example.com"}],
+        "profile": "shortlived", "replaces": "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"}
+
+
+def test_other_order_problems_are_plain_acme_errors(httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver)
+    httpserver.expect_request("/order", method="POST").respond_with_handler(ca.wrap(
+        lambda payload: ca.problem("rejectedIdentifier", "no such TLD", 400)))
+    client = connected(ca)
+    with pytest.raises(AcmeError) as caught:
+        client.new_order(make_csr(["a.invalid"]), replaces="x.y")
+    assert not isinstance(caught.value, ReplacesRejected)
+    assert str(caught.value) == (f"CA {httpserver.url_for('/dir')} refused the new order: "
+                                 "rejectedIdentifier: no such TLD")
+
+
+def _cert_pem(not_after: datetime.datetime) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(0x87654321)
+            .not_valid_before(not_after - datetime.timedelta(days=90)).not_valid_after(not_after)
+            .add_extension(x509.AuthorityKeyIdentifier(
+                bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4"), None, None),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def test_renewal_info_window_and_retry_after(httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver)
+    httpserver.expect_request("/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").respond_with_json(
+        {"suggestedWindow": {"start": "2031-01-02T04:00:00Z", "end": "2031-01-04T04:00:00+00:00"},
+         "explanationURL": "https://ca.example/why"}, headers={"Retry-After": "21600"})
+    client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
+        ec.SECP256R1()))
+    future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
+    info = client.renewal_info(_cert_pem(future))
+    utc = datetime.UTC
+    assert info == AriInfo(start=datetime.datetime(2031, 1, 2, 4, tzinfo=utc),
+                           end=datetime.datetime(2031, 1, 4, 4, tzinfo=utc),
+                           explanation_url="https://ca.example/why", retry_after_seconds=21600)
+    assert client.meta.renewal_info and ca.posts == []  # ARI is an unauthenticated GET
+
+
+def test_renewal_info_none_for_expired_certificate_or_ca_without_ari(
+        httpserver: HTTPServer) -> None:
+    FakeCA(httpserver, renewal_info=False)
+    client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
+        ec.SECP256R1()))
+    future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
+    assert client.renewal_info(_cert_pem(future)) is None
+    assert not client.meta.renewal_info
+
+
+def test_renewal_info_bad_answer_is_an_acme_error(httpserver: HTTPServer) -> None:
+    FakeCA(httpserver)
+    httpserver.expect_request("/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").respond_with_json(
+        {"suggestedWindow": {"start": "2031-01-04T00:00:00Z", "end": "2031-01-02T00:00:00Z"}})
+    client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
+        ec.SECP256R1()))
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    assert client.renewal_info(_cert_pem(past)) is None  # expired: not asked at all
+    future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
+    with pytest.raises(AcmeError, match="unexpected answer .*ends before it starts"):
+        client.renewal_info(_cert_pem(future))
