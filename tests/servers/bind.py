@@ -3,8 +3,9 @@
 `start_bind(workdir, zones=..., addresses=...)` writes named.conf and zone files
 under workdir, starts `named -g` on one free port on every given loopback
 address (UDP and TCP), waits until it answers, and returns a BindServer; call
-.stop() when done. Several instances may share one port on different
-addresses (127.0.0.1, 127.0.0.2, ...) to play a zone's several nameservers.
+.stop() when done. Two instances may share one port on 127.0.0.1 and ::1 to
+play a zone's two nameservers (named listens only on addresses assigned to an
+interface: 127.0.0.2 would need `ip addr add`, ::1 needs nothing).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class BindServer:
     @property
     def server(self) -> str:
         """HOST:PORT of the first address (updates, and the resolver in tests)."""
-        return f"{self.addresses[0]}:{self.port}"
+        host = self.addresses[0]
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -74,16 +76,20 @@ def default_zones(address: str = "127.0.0.1") -> list[Zone]:
     ]
 
 
+def _family(address: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
 def port_free_on(addresses: Sequence[str]) -> int:
-    """A port free for TCP and UDP on every address."""
+    """A port free for TCP and UDP on every address (IPv4 or IPv6)."""
     for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        with socket.socket(_family(addresses[0]), socket.SOCK_STREAM) as s:
             s.bind((addresses[0], 0))
             port = int(s.getsockname()[1])
         try:
             for address in addresses:
                 for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    with socket.socket(socket.AF_INET, kind) as probe:
+                    with socket.socket(_family(address), kind) as probe:
                         probe.bind((address, port))
         except OSError:
             continue
@@ -103,14 +109,15 @@ def _zone_file(zone: Zone) -> str:
     for host, address in sorted(zone.nameservers.items()):
         lines.append(f"@ IN NS {host}.")
         if host == zone.name or host.endswith("." + zone.name):
-            lines.append(f"{host}. IN A {address}")
+            lines.append(f"{host}. IN {'AAAA' if ':' in address else 'A'} {address}")
     lines.extend(zone.records)
     return "\n".join(lines) + "\n"
 
 
 def _named_conf(workdir: Path, port: int, addresses: Sequence[str], zones: Sequence[Zone],
                 secret: str) -> str:
-    listen = " ".join(f"{a};" for a in addresses)
+    listen4 = " ".join(f"{a};" for a in addresses if ":" not in a) or "none;"
+    listen6 = " ".join(f"{a};" for a in addresses if ":" in a) or "none;"
     parts = [
         f'key "{TSIG_NAME}" {{ algorithm {TSIG_ALGORITHM}; secret "{secret}"; }};',
         "options {",
@@ -118,8 +125,8 @@ def _named_conf(workdir: Path, port: int, addresses: Sequence[str], zones: Seque
         f'  pid-file "{workdir}/named.pid";',
         f'  session-keyfile "{workdir}/session.key";',
         f'  managed-keys-directory "{workdir}";',
-        f"  listen-on port {port} {{ {listen} }};",
-        "  listen-on-v6 { none; };",
+        f"  listen-on port {port} {{ {listen4} }};",
+        f"  listen-on-v6 port {port} {{ {listen6} }};",
         "  recursion no;",
         "  dnssec-validation no;",
         "  notify no;",
@@ -198,24 +205,24 @@ def _workdir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return tmp_path_factory.mktemp(name)
 
 
-@pytest.fixture(scope="module")
-def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer]:
+@pytest.fixture(scope="module", name="bind_server")
+def bind_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer]:
     """One named for the module: example.test and alias.test on 127.0.0.1."""
     server = start_bind(_workdir(tmp_path_factory, "bind"))
     yield server
     server.stop()
 
 
-@pytest.fixture()
-def two_bind_servers(tmp_path: Path) -> Iterator[tuple[BindServer, BindServer]]:
-    """example.test with NS ns1 (127.0.0.1) and ns2 (127.0.0.2), two separate named
-    on one port; only ns1 receives updates (no transfer), so ns2 never sees them."""
+@pytest.fixture(name="two_bind_servers")
+def two_bind_servers_fixture(tmp_path: Path) -> Iterator[tuple[BindServer, BindServer]]:
+    """example.test with NS ns1 (A 127.0.0.1) and ns2 (AAAA ::1): two separate named
+    on one port; they do not transfer, so what is sent to one never reaches the other."""
     zone = Zone("example.test", {"ns1.example.test": "127.0.0.1",
-                                 "ns2.example.test": "127.0.0.2"})
-    port = port_free_on(["127.0.0.1", "127.0.0.2"])
+                                 "ns2.example.test": "::1"})
+    port = port_free_on(["127.0.0.1", "::1"])
     first = start_bind(tmp_path / "ns1", [zone], ["127.0.0.1"], port)
     try:
-        second = start_bind(tmp_path / "ns2", [zone], ["127.0.0.2"], port,
+        second = start_bind(tmp_path / "ns2", [zone], ["::1"], port,
                             tsig_secret=first.tsig_secret)
     except BaseException:
         first.stop()
@@ -225,5 +232,7 @@ def two_bind_servers(tmp_path: Path) -> Iterator[tuple[BindServer, BindServer]]:
     first.stop()
 
 
-__all__ = ["BindServer", "Zone", "bind_server", "default_zones", "new_tsig_secret",
-           "port_free_on", "query_txt", "start_bind", "two_bind_servers"]
+# Fixtures: `from tests.servers.bind import bind_server_fixture  # noqa: F401` in a test
+# module (or a conftest) provides `bind_server` / `two_bind_servers`.
+__all__ = ["BindServer", "Zone", "bind_server_fixture", "default_zones", "new_tsig_secret",
+           "port_free_on", "query_txt", "start_bind", "two_bind_servers_fixture"]
