@@ -99,7 +99,8 @@ def spec_digest(spec: CertSpec, directory: str) -> str:
 
 def _forced(d: Desired, rec: CertRecord) -> list[str]:
     spec, reasons = d.spec, []
-    if spec.domains != rec.domains:
+    # The order of the other names does not matter; the main domain (first) does.
+    if set(spec.domains) != set(rec.domains) or spec.domains[0] != rec.domains[0]:
         added = [x for x in spec.domains if x not in rec.domains]
         removed = [x for x in rec.domains if x not in spec.domains]
         parts = [f"+{x}" for x in added] + [f"-{x}" for x in removed]
