@@ -1,15 +1,35 @@
-"""ACME client layer (certbot's acme library underneath). Imported by apply only.
+"""ACME client layer (certbot's acme library underneath). Used by apply.
 
-`import certplan.ca` pulls in acme and requests (~0.4 s): keep it out of
-modules the CLI imports at startup.
+Names are loaded lazily: `certplan.ca.certs` (ari_cert_id, choose_chain) needs
+only cryptography, so the planner may use it; the client classes pull in acme
+and requests (~0.4 s) only when first touched.
 """
 
-from certplan.ca.certs import ari_cert_id, choose_chain, split_pem_chain
-from certplan.ca.client import AcmeClient, DirectoryMeta, ReplacesRejected
-from certplan.ca.network import jwk_and_alg
-from certplan.ca.orders import AriInfo, Order, PendingChallenge
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from certplan.ca.certs import ari_cert_id, choose_chain, split_pem_chain
+    from certplan.ca.client import AcmeClient, DirectoryMeta, ReplacesRejected
+    from certplan.ca.network import jwk_and_alg
+    from certplan.ca.orders import AriInfo, Order, PendingChallenge
+
+_WHERE = {
+    "ari_cert_id": "certs", "choose_chain": "certs", "split_pem_chain": "certs",
+    "AcmeClient": "client", "DirectoryMeta": "client", "ReplacesRejected": "client",
+    "jwk_and_alg": "network",
+    "AriInfo": "orders", "Order": "orders", "PendingChallenge": "orders",
+}
 
 __all__ = [
     "AcmeClient", "AriInfo", "DirectoryMeta", "Order", "PendingChallenge", "ReplacesRejected",
     "ari_cert_id", "choose_chain", "jwk_and_alg", "split_pem_chain",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'certplan.ca' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"certplan.ca.{_WHERE[name]}"), name)
