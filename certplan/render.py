@@ -79,6 +79,8 @@ def render_markdown(plan: Plan, verbose: bool = False) -> str:
         lines.append("No changes. Every certificate matches its spec and none is due.")
     lines.append("")
     lines += [f"> **Warning:** {_md(w)}" for w in plan.warnings]
+    if plan.warnings:
+        lines.append("")  # else the next line continues the quote
     if (ari := _ari_line(plan)) is not None:
         lines.append(f"_{ari}_")
         lines.append("")
