@@ -48,10 +48,13 @@ def main_options(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
-    global ROOT
+    import os
+
     if not chdir.is_dir():
         fail(f"-C {chdir}: no such folder")
-    ROOT = chdir
+    # Like `git -C` and `make -C`: relative paths in specs and config (webroot,
+    # install files, ca_bundle) are relative to the project folder.
+    os.chdir(chdir)
 
 
 def _load():  # type: ignore[no-untyped-def]
@@ -151,6 +154,83 @@ def plan(
                    err=True)
     if detailed_exitcode and not the_plan.empty:
         raise typer.Exit(2)
+
+
+@app.command()
+def apply(
+    planfile: Annotated[Path | None, typer.Argument(help="A plan saved by `plan --out`.")]
+    = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve",
+                                               help="Do not ask (cron, CI).")] = False,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=64,
+                                          help="Certificates at once.")] = 4,
+    target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
+    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = True,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Seconds allowed per certificate.")] = 300.0,
+) -> None:
+    """Carry out the plan (or a saved plan), then record what was done."""
+    from certplan.lock import state_lock
+    from certplan.render import render_text
+
+    if planfile is not None and (target or replace or replace_all):
+        fail("a saved plan is applied exactly: --target and --replace belong to `plan`")
+    try:
+        project, _ = _load()
+        with state_lock(project.state_dir, timeout=lock_timeout):
+            project, state = _load()
+            if planfile is not None:
+                from certplan.planfile import load_plan
+
+                the_plan = load_plan(planfile, state, project)
+            else:
+                _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh)
+            typer.echo(render_text(the_plan), nl=False)
+            if the_plan.empty:
+                return
+            _confirm(auto_approve, planfile is not None)
+            outcomes = _run_apply(project, state, the_plan, parallel, timeout)
+    except CertplanError as exc:
+        report(exc)
+    _summary(outcomes)
+
+
+def _confirm(auto_approve: bool, saved: bool) -> None:
+    if auto_approve or saved:
+        return
+    if not sys.stdin.isatty():
+        fail("not a terminal, so nobody can confirm: pass --auto-approve (cron, CI) or apply "
+             "a saved plan (`plan --out FILE`, then `apply FILE`)")
+    if not typer.confirm("Apply these changes?", default=False):
+        fail("cancelled; nothing was changed")
+
+
+def _run_apply(project, state, the_plan, parallel: int, timeout: float):  # type: ignore[no-untyped-def]
+    from certplan.apply import Applier
+    from certplan.keystore import Keystore
+
+    warning = Keystore(project.keystore_dir).gitignore_warning(project.root)
+    if warning:
+        typer.echo(f"Warning: {warning}", err=True)
+    applier = Applier(project, state, log=lambda line: typer.echo(line, err=True),
+                      timeout=timeout)
+    return applier.run(the_plan, parallel=parallel)
+
+
+def _summary(outcomes) -> None:  # type: ignore[no-untyped-def]
+    from tabulate import tabulate
+
+    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail, o.left]
+            for o in outcomes]
+    typer.echo("")
+    typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail",
+                                       "left as it was"], maxcolwidths=[None, None, None, 70, 40]))
+    failed = [o for o in outcomes if not o.ok]
+    typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("list")
