@@ -12,6 +12,7 @@ in connect(), the account looked up once in ensure_account().
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import josepy as jose
 import requests
 from acme import client as acme_client
+from acme import jws as acme_jws
 from acme import messages
 from cryptography import x509
 
@@ -180,6 +182,22 @@ class AcmeClient:
             self._post(account.uri, messages.UpdateRegistration(status=messages.Status(
                 "deactivated")))
         self._net.account = None
+
+    def rollover(self, new_key: AccountKey) -> None:
+        """Replace the account key (RFC 8555 7.3.5); later requests use `new_key`."""
+        account = self._require_account()
+        new_jwk, new_alg = jwk_and_alg(new_key)
+        url = str(self._directory["keyChange"]) if "keyChange" in \
+            self._directory.to_partial_json() else None
+        if url is None:
+            raise AcmeError(f"CA {self.directory_url} does not support account key rollover")
+        inner = json.dumps({"account": account.uri,
+                            "oldKey": self._jwk.public_key().to_partial_json()})
+        signed = acme_jws.JWS.sign(inner.encode(), key=new_jwk, alg=new_alg, nonce=None,
+                                   url=url)
+        with translated_errors(self.directory_url, "the account key rollover"):
+            self._post(url, signed)
+        self._net.key, self._net.alg, self._jwk = new_jwk, new_alg, new_jwk
 
     # -- orders ---------------------------------------------------------------
 

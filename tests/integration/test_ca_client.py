@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
@@ -268,3 +268,27 @@ def test_deactivated_account_is_not_found_again(pebble: PebbleServer) -> None:  
     with pytest.raises(AcmeError, match="refused the account lookup"):
         AcmeClient.connect(pebble.directory_url, key, ca_bundle=pebble.ca_bundle) \
             .ensure_account(EMAIL, agree_tos=True)
+
+
+def test_account_key_rollover(pebble: PebbleServer) -> None:  # noqa: F811
+    old_key, new = new_key(), new_key()
+    client = connect(pebble, old_key)
+    url = client.account_url
+    client.rollover(new)
+    assert client.new_order(make_csr(["rolled.example.com"])[1]).url  # signs with the new key
+    assert connect(pebble, new).account_url == url
+    assert connect(pebble, old_key).account_url != url  # the old key no longer finds it
+
+
+@pytest.mark.parametrize("account_key", [
+    ec.generate_private_key(ec.SECP384R1()), rsa.generate_private_key(65537, 2048)],
+    ids=["ES384", "RS256"])
+def test_other_account_key_types_sign_accepted_requests(
+        pebble: PebbleServer, responder: Responder,  # noqa: F811
+        account_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
+    client = AcmeClient.connect(pebble.directory_url, account_key, ca_bundle=pebble.ca_bundle)
+    url = client.ensure_account(EMAIL, agree_tos=True)
+    chains = issue(client, ["keytype.example.com"], responder)
+    verify_chain(chains[0], pebble.root_pem(0), "keytype.example.com")
+    again = AcmeClient.connect(pebble.directory_url, account_key, ca_bundle=pebble.ca_bundle)
+    assert again.ensure_account(EMAIL, agree_tos=True) == url
