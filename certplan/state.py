@@ -109,8 +109,11 @@ class State:
 def _problem_from(path: Path, exc: ValidationError) -> list[Problem]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        out.append(Problem(str(path), loc, _lower_first(err["msg"])))
+        loc = ""
+        for part in err["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else ("." if loc else "") + str(part)
+        msg = "field required" if err["type"] == "missing" else _lower_first(err["msg"])
+        out.append(Problem(str(path), loc, msg))
     return out
 
 
@@ -175,35 +178,43 @@ class StateStore:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def _bump(self) -> StateMeta:
-        meta_path = self.folder / META_FILE
-        current = load_state_meta(meta_path)
-        meta = (
-            StateMeta(lineage=str(uuid.uuid4()), serial=1)
-            if current is None
-            else current.model_copy(update={"serial": current.serial + 1})
-        )
-        atomic_write(meta_path, dump_json(meta))
-        return meta
+    def _next_meta(self) -> StateMeta:
+        """The meta to write after a change; raises StateError (before anything is
+        written) when the current one does not parse."""
+        current = load_state_meta(self.folder / META_FILE)
+        if current is None:
+            return StateMeta(lineage=str(uuid.uuid4()), serial=1)
+        return current.model_copy(update={"serial": current.serial + 1})
 
     def _check_writable(self, path: Path) -> None:
-        if path.exists():
-            data, problems = _read_json(path)
-            if problems:
-                raise StateError(f"{path}: refusing to overwrite a state file that does not "
-                                 f"parse ({problems[0].message}); fix or remove it by hand")
+        if not path.exists():
+            return
+        data, problems = _read_json(path)
+        if not problems:
+            try:
+                CertRecord.model_validate(data)
+            except ValidationError as exc:
+                problems = _problem_from(path, exc)
+        if problems:
+            raise StateError(f"{path}: refusing to overwrite a state file that does not "
+                             f"parse ({problems[0].path or 'file'}: {problems[0].message}); "
+                             f"fix or remove it by hand")
 
     def write(self, record: CertRecord) -> StateMeta:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{record.name}.json"
         self._check_writable(path)
+        meta = self._next_meta()
         atomic_write(path, dump_json(record))
-        return self._bump()
+        atomic_write(self.folder / META_FILE, dump_json(meta))
+        return meta
 
     def delete(self, name: str) -> StateMeta:
+        meta = self._next_meta()
         path = self.folder / f"{name}.json"
         path.unlink(missing_ok=True)
-        return self._bump()
+        atomic_write(self.folder / META_FILE, dump_json(meta))
+        return meta
 
 
 def load_state_meta(path: Path) -> StateMeta | None:
