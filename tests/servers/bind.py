@@ -232,7 +232,7 @@ def two_bind_servers_fixture(tmp_path: Path) -> Iterator[tuple[BindServer, BindS
     first.stop()
 
 
-# Fixtures: `from tests.servers.bind import bind_server_fixture  # noqa: F401` in a test
+# Fixtures: importing bind_server_fixture (and two_bind_servers_fixture) into a test
 # module (or a conftest) provides `bind_server` / `two_bind_servers`.
 __all__ = ["BindServer", "Zone", "bind_server_fixture", "default_zones", "new_tsig_secret",
            "port_free_on", "query_txt", "start_bind", "two_bind_servers_fixture"]
