@@ -18,14 +18,13 @@ from certplan.errors import CertplanError
 from certplan.installers import INSTALLERS, delete_files
 from certplan.issuance import Issued, Issuer
 from certplan.keystore import Keystore
-from certplan.plan import Action, Change, Plan, spec_digest, target_digest
+from certplan.plan import FAILED_INSTALL, Action, Change, Plan, spec_digest, target_digest
 from certplan.project import Desired, Project
 from certplan.spec import InstallTarget
 from certplan.state import CertFacts, CertRecord, InstallRecord, PendingOrder, State, StateStore
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]
-FAILED_INSTALL = "failed"
 
 
 @dataclass(frozen=True)

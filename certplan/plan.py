@@ -20,6 +20,8 @@ from certplan.state import CertRecord
 # Fewer than this many hours between renewal time and expiry is a warning: with
 # the recommended hourly `apply`, a few failed runs in a row would let it lapse.
 SHORT_MARGIN = timedelta(hours=24)
+# target_digest recorded for an install target whose check or reload failed
+FAILED_INSTALL = "failed"
 
 
 class Action(str, Enum):
@@ -130,6 +132,8 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
         why = None
         if done is None:
             why = f"{label}: new target"
+        elif done.target_digest == FAILED_INSTALL:
+            why = f"{label}: the last install failed; installing again"
         elif done.target_digest != target_digest(target):
             why = f"{label}: target changed"
         else:
@@ -184,6 +188,10 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
             f"({rec.revoked.reason})",), **base)
     sch = _schedule_for(d, rec, obs)
     timing = dict(renew_at=sch.renew_at, not_after=cert.not_after)
+    if rec.pending_order is not None:
+        return Change(action=Action.RENEW, reasons=(
+            f"unfinished order from {moment(rec.pending_order.created_at)} is resumed",),
+            **base, **timing)
     if forced:
         return Change(action=Action.RENEW, reasons=("forced (--replace)",), **base, **timing)
     if now >= cert.not_after:
