@@ -10,7 +10,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from certplan.policy import AriWindow, Schedule, day, moment, schedule
 from certplan.project import Desired
@@ -24,7 +24,7 @@ SHORT_MARGIN = timedelta(hours=24)
 FAILED_INSTALL = "failed"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     ISSUE = "issue"
     RENEW = "renew"
     INSTALL = "install"
