@@ -39,14 +39,16 @@ class ChallengeRule(_Model):
             if self.provider is not None or self.alias is not None:
                 raise ValueError("provider and alias belong to dns-01, not http-01")
             if self.standalone == (self.webroot is not None):
-                raise ValueError('http-01 needs exactly one of webroot = "PATH" or standalone = true')
+                raise ValueError(
+                    'http-01 needs exactly one of webroot = "PATH" or standalone = true')
             if self.listen is not None and not self.standalone:
                 raise ValueError("listen is only for standalone = true")
             if self.listen is not None:
                 _check_listen(self.listen)
         else:
             if self.provider is None:
-                raise ValueError('dns-01 needs provider = "NAME" (a [providers.NAME] of certplan.toml)')
+                raise ValueError(
+                    'dns-01 needs provider = "NAME" (a [providers.NAME] of certplan.toml)')
             if self.webroot is not None or self.standalone or self.listen is not None:
                 raise ValueError("webroot, standalone and listen belong to http-01, not dns-01")
             if self.alias is not None:
