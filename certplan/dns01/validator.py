@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from certplan.dns01 import names, propagation
 from certplan.dns01.providers.base import Provider
 from certplan.dns01.settings import DnsSettings
 from certplan.errors import ChallengeError, ProviderError
 from certplan.validators.base import Challenge
+
+if TYPE_CHECKING:
+    import dns.resolver
 
 
 class Dns01Validator:
@@ -30,8 +34,15 @@ class Dns01Validator:
         self.alias = alias
         self.clock = clock
         self.sleep = sleep
-        self._resolver = names.make_resolver(settings)
+        self._resolver_cache: dns.resolver.Resolver | None = None
         self._added: dict[Challenge, tuple[str, str]] = {}
+
+    @property
+    def _resolver(self) -> dns.resolver.Resolver:
+        # made on first use: an explicit alias never needs one for present()
+        if self._resolver_cache is None:
+            self._resolver_cache = names.make_resolver(self.settings)
+        return self._resolver_cache
 
     @property
     def timeout(self) -> float:
