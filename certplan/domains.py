@@ -41,9 +41,16 @@ def normalise_domain(name: str) -> str:
 def _to_alabel(label: str, name: str) -> str:
     if not label:
         raise ValueError(f"{name!r}: empty label")
+    import idna  # comes with requests; IDNA 2008 with UTS 46 mapping (cached after once)
+
     if label.isascii():
-        return label.lower()
-    import idna  # comes with requests; IDNA 2008 with UTS 46 mapping
+        label = label.lower()
+        if label.startswith("xn--"):  # an A-label must decode to a valid U-label
+            try:
+                idna.decode(label)
+            except idna.IDNAError as exc:
+                raise ValueError(f"{name!r}: {label!r} is not a valid A-label ({exc})") from None
+        return label
 
     try:
         return idna.encode(label, uts46=True).decode("ascii")
