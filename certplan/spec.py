@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from certplan.domains import normalise_domain
 
@@ -188,17 +195,20 @@ class CertSpec(_Model):
             raise ValueError("give at least one CA")
         return value
 
-    @model_validator(mode="after")
-    def _cross(self) -> CertSpec:
-        for key in self.challenge.domains:
-            if key not in self.domains:
-                raise ValueError(
-                    f"challenge.domains.{key!r} is not one of this certificate's domains"
-                )
-        for domain in self.domains:
-            if domain.startswith("*.") and self.challenge.rule_for(domain).type != "dns-01":
+    @field_validator("challenge")
+    @classmethod
+    def _cross(cls, challenge: ChallengeSpec, info: ValidationInfo) -> ChallengeSpec:
+        """Checked here, not on the model, so that the problem is located at `challenge`."""
+        domains = info.data.get("domains")
+        if domains is None:  # domains failed on their own; reported there
+            return challenge
+        for key in challenge.domains:
+            if key not in domains:
+                raise ValueError(f"domains.{key!r} is not one of this certificate's domains")
+        for domain in domains:
+            if domain.startswith("*.") and challenge.rule_for(domain).type != "dns-01":
                 raise ValueError(f"{domain}: wildcard names can only be proven with dns-01")
-        return self
+        return challenge
 
     @property
     def main_domain(self) -> str:
