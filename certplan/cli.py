@@ -222,12 +222,15 @@ def _run_apply(project, state, the_plan, parallel: int, timeout: float):  # type
 def _summary(outcomes) -> None:  # type: ignore[no-untyped-def]
     from tabulate import tabulate
 
-    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail, o.left]
+    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
             for o in outcomes]
     typer.echo("")
-    typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail",
-                                       "left as it was"], maxcolwidths=[None, None, None, 70, 40]))
+    typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
     failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
+        if o.left:
+            typer.echo(f"  left as it was: {o.left}")
     typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
     if failed:
         raise typer.Exit(1)
