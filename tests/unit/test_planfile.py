@@ -1,0 +1,112 @@
+"""Saved plans: exact round trip, refused when state or inputs moved on."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from certplan.errors import CertplanError, StalePlanError
+from certplan.plan import Observations, Plan, make_plan
+from certplan.planfile import KIND, load_plan, save_plan
+from certplan.project import Project, load_project
+from certplan.state import META_FILE, StateStore, load_state
+from tests.unit.test_plan import desired, record
+from tests.unit.test_project import write_project
+
+NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
+
+
+def setup(root: Path) -> tuple[Project, Path]:
+    project = load_project(write_project(root))
+    StateStore(project.state_dir).write(record(desired("gone", ["gone.example.com"])))
+    return project, root / "plan.json"
+
+
+def fresh_plan(project: Project) -> Plan:
+    state = load_state(project.state_dir)
+    return make_plan(project.desired, state.records, Observations(), NOW)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    plan = fresh_plan(project)
+    state = load_state(project.state_dir)
+    save_plan(out, plan, state, project)
+    doc = json.loads(out.read_text())
+    assert (doc["kind"], doc["lineage"], doc["serial"]) == (KIND, state.lineage, 1)
+    loaded = load_plan(out, state, project)
+    assert loaded.changes == plan.changes and loaded.now == plan.now
+    assert [c.action.value for c in loaded.changes] == ["issue", "issue", "remove"]
+
+
+def test_stale_when_serial_changed(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
+    StateStore(project.state_dir).write(record(desired("other", ["o.example.com"])))
+    with pytest.raises(StalePlanError, match=r"state moved on since it was made \(serial 1, "
+                                             r"now 2\)"):
+        load_plan(out, load_state(project.state_dir), project)
+
+
+def test_stale_when_lineage_changed(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
+    meta = project.state_dir / META_FILE
+    data = json.loads(meta.read_text())
+    meta.write_text(json.dumps(data | {"lineage": "another-lineage"}))
+    with pytest.raises(StalePlanError, match="made for another state"):
+        load_plan(out, load_state(project.state_dir), project)
+
+
+@pytest.mark.parametrize("edit", ["spec", "new-spec", "config"])
+def test_stale_when_inputs_changed(tmp_path: Path, edit: str) -> None:
+    project, out = setup(tmp_path)
+    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
+    if edit == "spec":
+        spec = tmp_path / "specs" / "www.toml"
+        spec.write_text(spec.read_text().replace('"www.example.com"', '"w.example.com"'))
+    elif edit == "new-spec":
+        (tmp_path / "specs" / "z.toml").write_text("")
+    else:
+        with (tmp_path / "certplan.toml").open("a") as fh:
+            fh.write("\n# a comment counts too\n")
+    with pytest.raises(StalePlanError, match="certplan.toml or the specs changed"):
+        load_plan(out, load_state(project.state_dir), project)
+
+
+def test_unchanged_inputs_with_a_new_project_object(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
+    assert load_plan(out, load_state(tmp_path / "state"), load_project(tmp_path)).changes
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{", "not a saved plan (invalid JSON)"),
+    ('{"kind": "terraform"}', "not a saved plan (made by `certplan plan --out`)"),
+    (json.dumps({"kind": KIND, "version": 99}), "saved plan version 99 is not supported"),
+])
+def test_not_a_plan(tmp_path: Path, content: str, message: str) -> None:
+    project, out = setup(tmp_path)
+    out.write_text(content)
+    with pytest.raises(CertplanError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_plan(out, load_state(project.state_dir), project)
+
+
+def test_damaged_body(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    state = load_state(project.state_dir)
+    save_plan(out, fresh_plan(project), state, project)
+    doc = json.loads(out.read_text())
+    del doc["plan"]["changes"][0]["reasons"]
+    out.write_text(json.dumps(doc))
+    with pytest.raises(CertplanError, match="saved plan is damaged"):
+        load_plan(out, state, project)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    with pytest.raises(CertplanError, match="cannot read the saved plan"):
+        load_plan(out, load_state(project.state_dir), project)
