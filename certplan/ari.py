@@ -46,6 +46,10 @@ def parse_window(body: Any, retry_after: str | None) -> AriWindow:
 
 
 _UNREACHABLE = object()
+
+
+class _DirectoryFailed(Exception):
+    """The CA's directory answered, but not with a directory."""
 Getter = Callable[[str, str | None, float], tuple[int, Any, Mapping[str, str]]]
 
 
@@ -76,10 +80,15 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0,
             directories[key] = _UNREACHABLE
             status, body, _ = get(t.directory, t.ca_bundle, timeout)
             directories[key] = body.get("renewalInfo") if status == 200 and \
-                isinstance(body, dict) else None
-        if directories[key] is _UNREACHABLE:
+                isinstance(body, dict) else _DirectoryFailed(
+                    f"the directory {t.directory} answered HTTP {status}"
+                    + ("" if status != 200 else " without a JSON object"))
+        value = directories[key]
+        if value is _UNREACHABLE:
             raise ConnectionError("directory unreachable")
-        return directories[key]
+        if isinstance(value, _DirectoryFailed):
+            raise value
+        return value if isinstance(value, str) else None
 
     def one(t: AriTarget) -> None:
         try:
@@ -92,6 +101,8 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0,
                 notes[t.name] = f"renewalInfo answered HTTP {status}"
                 return
             windows[t.name] = parse_window(body, headers.get("Retry-After"))
+        except _DirectoryFailed as exc:
+            notes[t.name] = str(exc)
         except ValueError as exc:
             notes[t.name] = f"malformed renewalInfo answer: {exc}"
         except Exception as exc:  # network failures of any kind: plan goes on without ARI
