@@ -60,6 +60,20 @@ class RetryingNetwork(acme_client.ClientNetwork):
                 self.bad_nonces += 1
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _get_nonce(self, url: str, new_nonce_url: str | None) -> str:
+        # The library checks for an empty pool, then pops: two threads sharing
+        # this network could both pass the check and one would pop from empty.
+        while True:
+            try:
+                return self._nonces.pop()
+            except KeyError:
+                pass
+            if new_nonce_url is None:
+                response = self.head(url)
+            else:
+                response = self._check_response(self.head(new_nonce_url), content_type=None)
+            self._add_nonce(response)
+
     def _post_once(self, url: str, obj: jose.JSONDeSerializable,
                    content_type: str = acme_client.ClientNetwork.JOSE_CONTENT_TYPE,
                    **kwargs: Any) -> requests.Response:

@@ -22,6 +22,21 @@ class NewOrderWithReplaces(messages.NewOrder):
     replaces: str | None = jose.field("replaces", omitempty=True)
 
 
+class ReplacesRejected(AcmeError):
+    """The CA refused the order's `replaces` (RFC 9773); retry without it."""
+
+
+@dataclass(frozen=True)
+class DirectoryMeta:
+    """What the directory says about the CA."""
+
+    terms_of_service: str | None
+    external_account_required: bool
+    profiles: dict[str, str] = field(default_factory=dict)
+    website: str | None = None
+    renewal_info: bool = False  # the CA serves RFC 9773 renewal information
+
+
 @dataclass
 class Order:
     """An open order: its URL, the CSR it will be finalized with, what the CA said."""

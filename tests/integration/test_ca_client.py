@@ -10,6 +10,7 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -292,3 +293,13 @@ def test_other_account_key_types_sign_accepted_requests(
     verify_chain(chains[0], pebble.root_pem(0), "keytype.example.com")
     again = AcmeClient.connect(pebble.directory_url, account_key, ca_bundle=pebble.ca_bundle)
     assert again.ensure_account(EMAIL, agree_tos=True) == url
+
+
+def test_one_client_shared_by_worker_threads(
+        pebble: PebbleServer, responder: Responder) -> None:  # noqa: F811
+    client = connect(pebble, new_key())
+    names = [f"w{i}.example.com" for i in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        chains = list(pool.map(lambda name: issue(client, [name], responder), names))
+    for name, fullchains in zip(names, chains, strict=True):
+        verify_chain(fullchains[0], pebble.root_pem(0), name)
