@@ -173,6 +173,55 @@ def start_bind(workdir: Path, zones: Sequence[Zone] | None = None,
     return server
 
 
+def _resolver_conf(workdir: Path, port: int, zones: Sequence[str], upstream: str,
+                   upstream_port: int) -> str:
+    parts = [
+        "options {",
+        f'  directory "{workdir}";',
+        f'  pid-file "{workdir}/named.pid";',
+        f'  session-keyfile "{workdir}/session.key";',
+        f'  managed-keys-directory "{workdir}";',
+        f"  listen-on port {port} {{ 127.0.0.1; }};",
+        "  listen-on-v6 { none; };",
+        "  recursion yes;",
+        "  allow-recursion { 127.0.0.1; };",
+        "  dnssec-validation no;",
+        "  notify no;",
+        "  max-cache-ttl 0;",      # every lookup reaches the authoritative server
+        "  max-ncache-ttl 0;",
+        "};",
+        "controls { };",
+    ]
+    for zone in zones:
+        parts.append(f'zone "{zone}" {{ type forward; forward only; '
+                     f"forwarders {{ {upstream} port {upstream_port}; }}; }};")
+    return "\n".join(parts) + "\n"
+
+
+def start_resolver(workdir: Path, upstream: BindServer, timeout: float = 15.0) -> BindServer:
+    """A recursive named on 127.0.0.1 (free port) that resolves `upstream`'s zones by
+    asking it, caching nothing. An ACME CA asks a resolver like this, which follows a
+    CNAME into another zone; an authoritative-only server does not chase it."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port_free_on(["127.0.0.1"])
+    conf = workdir / "named.conf"
+    conf.write_text(_resolver_conf(workdir, port, [z.name for z in upstream.zones],
+                                   upstream.addresses[0], upstream.port))
+    log = workdir / "named.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([NAMED, "-g", "-c", str(conf)], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=workdir)
+    server = BindServer(workdir, port, ["127.0.0.1"], list(upstream.zones), "", "", "",
+                        proc, log)
+    try:
+        wait_for_line(log, "running", timeout=timeout, proc=proc)
+        _wait_answering("127.0.0.1", port, upstream.zones[0].name, time.monotonic() + timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def _wait_answering(address: str, port: int, zone: str, deadline: float) -> None:
     import dns.exception
     import dns.message
@@ -235,4 +284,4 @@ def two_bind_servers_fixture(tmp_path: Path) -> Iterator[tuple[BindServer, BindS
 # Fixtures: importing bind_server_fixture (and two_bind_servers_fixture) into a test
 # module (or a conftest) provides `bind_server` / `two_bind_servers`.
 __all__ = ["BindServer", "Zone", "bind_server_fixture", "default_zones", "new_tsig_secret",
-           "port_free_on", "query_txt", "start_bind", "two_bind_servers_fixture"]
+           "port_free_on", "query_txt", "start_bind", "start_resolver", "two_bind_servers_fixture"]

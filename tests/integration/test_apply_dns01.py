@@ -1,0 +1,143 @@
+"""dns-01 through `certplan apply`, end to end: real BIND 9 (TSIG-signed RFC 2136
+updates, authoritative only), real Pebble resolving through that BIND and validating
+for real (default nonce rejection), the CLI as its own process on a project on disk.
+
+ns1 (127.0.0.1) serves example.test, alias.test and split.test; ns2 (::1, same port)
+serves split.test only and never receives an update, so a record sent for split.test
+never appears there. Pebble asks a recursive named in front of ns1 (a CA asks a
+resolver, which follows a CNAME into another zone; ns1 alone would not chase it);
+certplan's [dns] resolvers is ns1 itself. They are kept apart as they are in real
+life: a resolver shared with the CA would cache the NXDOMAIN of certplan's CNAME
+lookup, made before the TXT exists.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from tests.integration.apply_project import CertplanProject
+from tests.servers.bind import BindServer, Zone, port_free_on, query_txt, start_bind, start_resolver
+from tests.servers.pebble import PebbleServer, start_pebble
+
+pytestmark = pytest.mark.integration
+
+WRONG_SECRET = "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1yaWdodC1vbmU="
+
+ZONES = [
+    Zone("example.test", {"ns1.example.test": "127.0.0.1"}, (
+        "@ A 127.0.0.1",
+        "* A 127.0.0.1",
+        # delegation by an existing CNAME, followed by certplan
+        "_acme-challenge.cname CNAME _acme-challenge.cname.example.test.alias.test.",
+        # delegation for acme.sh-style `alias = "alias.test"`
+        "_acme-challenge.aliased CNAME _acme-challenge.alias.test.",
+    )),
+    Zone("alias.test", {"ns1.alias.test": "127.0.0.1"}),
+    Zone("split.test", {"ns1.split.test": "127.0.0.1", "ns2.split.test": "::1"},
+         ("@ A 127.0.0.1", "* A 127.0.0.1")),
+]
+
+
+@dataclass
+class Dns:
+    ns1: BindServer
+    ns2: BindServer
+    resolver: BindServer     # recursive, in front of ns1: Pebble's own, as a CA has
+    pebble: PebbleServer
+
+
+@pytest.fixture(scope="module")
+def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dns]:
+    port = port_free_on(["127.0.0.1", "::1"])
+    ns1 = start_bind(tmp_path_factory.mktemp("ns1"), ZONES, ["127.0.0.1"], port)
+    ns2 = resolver = pebble = None
+    try:
+        ns2 = start_bind(tmp_path_factory.mktemp("ns2"), ZONES[2:], ["::1"], port)
+        resolver = start_resolver(tmp_path_factory.mktemp("resolver"), ns1)
+        # no authorization reuse: every order proves control through DNS again
+        pebble = start_pebble(tmp_path_factory.mktemp("pebble"), dns_server=resolver.server,
+                              authz_reuse=0)
+        yield Dns(ns1, ns2, resolver, pebble)
+    finally:
+        for server in (pebble, resolver, ns2, ns1):
+            if server is not None:
+                server.stop()
+
+
+def provider_table(name: str, server: BindServer, secret_ref: str, extra: str = "") -> str:
+    return (f'[providers.{name}]\ntype = "rfc2136"\nserver = "{server.server}"\n'
+            f'tsig_name = "{server.tsig_name}"\ntsig_secret = {secret_ref}\n{extra}\n')
+
+
+@pytest.fixture
+def project(tmp_path: Path, dns: Dns) -> CertplanProject:
+    """A project whose [providers.bind] reads the TSIG secret from a file."""
+    p = CertplanProject(tmp_path / "ops", dns.pebble)
+    p.root.mkdir()
+    secret_file = tmp_path / "tsig.key"
+    secret_file.write_text(dns.ns1.tsig_secret + "\n")
+    write_config(p, dns, provider_table("bind", dns.ns1, f'{{ file = "{secret_file}" }}'))
+    return p
+
+
+def write_config(p: CertplanProject, dns: Dns, providers: str) -> None:
+    p.write_config(extra=f'resolvers = ["{dns.ns1.server}"]\n'
+                         f"authoritative_port = {dns.ns1.port}\n\n{providers}")
+
+
+def dns_spec(name: str, domains: list[str], provider: str = "bind", extra: str = "") -> str:
+    quoted = ", ".join(f'"{d}"' for d in domains)
+    return (f'[[certificate]]\nname = "{name}"\ndomains = [{quoted}]\n'
+            f'[certificate.challenge]\ntype = "dns-01"\nprovider = "{provider}"\n{extra}\n')
+
+
+def applied(p: CertplanProject, *args: str) -> subprocess.CompletedProcess[str]:
+    res = p.apply(*args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Apply: 1 done, 0 failed." in res.stdout
+    return res
+
+
+def issued_names(p: CertplanProject, name: str) -> set[str]:
+    leaf = x509.load_pem_x509_certificate(p.state(name)["certificate"]["chain_pem"].encode())
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return set(sans.get_values_for_type(x509.DNSName))
+
+
+def test_wildcard_and_apex_issue_verify_and_leave_no_record(
+        project: CertplanProject, dns: Dns, tmp_path: Path) -> None:
+    project.write_spec("w.toml", dns_spec("wild", ["*.example.test", "example.test"]))
+    res = applied(project)
+    assert "2 challenge(s) in place" in res.stderr      # both values at one name, together
+    assert issued_names(project, "wild") == {"*.example.test", "example.test"}
+    chain = tmp_path / "chain.pem"
+    chain.write_text(project.state("wild")["certificate"]["chain_pem"])
+    root = tmp_path / "root.pem"
+    root.write_text(dns.pebble.root_pem())
+    verified = subprocess.run(["openssl", "verify", "-CAfile", str(root), "-untrusted",
+                               str(chain), str(chain)], capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert query_txt(dns.ns1, "_acme-challenge.example.test") == set()
+    assert project.state("wild")["pending_order"] is None
+
+
+def test_existing_cname_is_followed_into_the_second_zone(project: CertplanProject,
+                                                         dns: Dns) -> None:
+    project.write_spec("c.toml", dns_spec("cname", ["cname.example.test"]))
+    applied(project)
+    assert issued_names(project, "cname") == {"cname.example.test"}
+    assert query_txt(dns.ns1, "_acme-challenge.cname.example.test.alias.test") == set()
+
+
+def test_explicit_alias_issues(project: CertplanProject, dns: Dns) -> None:
+    project.write_spec("a.toml", dns_spec("aliased", ["aliased.example.test"],
+                                          extra='alias = "alias.test"'))
+    applied(project)
+    assert issued_names(project, "aliased") == {"aliased.example.test"}
+    assert query_txt(dns.ns1, "_acme-challenge.alias.test") == set()
