@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# The common case, checked in one step: lower-case LDH labels, a top-level label that
+# starts with a letter (so neither numeric nor an IP address). Anything else, and any
+# xn-- label, takes the full path below.
+_PLAIN = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+                    r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def normalise_domain(name: str) -> str:
@@ -14,6 +19,15 @@ def normalise_domain(name: str) -> str:
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError("empty domain name")
+    raw = name.strip().rstrip(".")
+    if raw.isascii() and "xn--" not in (low := raw.lower()) and _PLAIN.fullmatch(low) \
+            and len(low) - (2 if low.startswith("*.") else 0) <= 253:
+        return low
+    return _normalise_full(name)
+
+
+def _normalise_full(name: str) -> str:
+    """Every rule, one by one, with a message for each; same result as the fast path."""
     raw = name.strip().rstrip(".")
     if raw != name.strip().rstrip(".") or " " in raw:
         raise ValueError(f"{name!r}: spaces are not allowed")
