@@ -134,3 +134,18 @@ def test_all_problems_reported_together(tmp_path: Path) -> None:
                             "'nope'") for s in shown)
     assert any(s.startswith("specs/c.toml: invalid TOML") for s in shown)
     assert len({p.file for p in info.value.problems}) == 3
+
+
+FAST_PATH_NAMES = [
+    "example.com", "WWW.Example.COM.", "*.example.com", "a.b", "1.2.3.com", "a-b.c-d.e",
+    "x" * 63 + ".com", ".".join(["a" * 61] * 4), "*." + ".".join(["b" * 62] * 4)[:253],
+    "0.example.org", "a1.b2.c3", "9a.z", "*.a.io", " padded.example.com ",
+]
+
+
+@pytest.mark.parametrize("name", FAST_PATH_NAMES)
+def test_domain_fast_path_agrees_with_the_full_rules(name: str) -> None:
+    from certplan import domains
+
+    assert domains._PLAIN.fullmatch(name.strip().rstrip(".").lower())
+    assert domains.normalise_domain(name) == domains._normalise_full(name)
