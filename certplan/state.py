@@ -9,6 +9,7 @@ saved plan can be refused as stale.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,14 @@ def _read_json(path: Path) -> tuple[Any, list[Problem]]:
         return None, [Problem(str(path), "", f"cannot read: {exc.strerror}")]
 
 
+def _read_record_fast(path: Path) -> CertRecord | None:
+    """Parse and validate in one step (pydantic-core reads the JSON); None on any problem."""
+    try:
+        return CertRecord.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
 def load_state(folder: Path) -> State:
     """Read every state file; problems are collected, never raised, never 'fixed'."""
     state = State(meta=None)
@@ -146,10 +155,15 @@ def load_state(folder: Path) -> State:
                 state.meta = StateMeta.model_validate(data)
             except ValidationError as exc:
                 state.problems += _problem_from(meta_path, exc)
-    for path in sorted(folder.glob("*.json")):
-        if path.name == META_FILE or path.name.startswith((".", "_")):
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json") or name.startswith((".", "_")):
             continue
-        data, problems = _read_json(path)
+        path = folder / name
+        record = _read_record_fast(path)
+        if record is not None and record.name == path.stem:
+            state.records[record.name] = record
+            continue
+        data, problems = _read_json(path)  # the slow path, for its problem messages
         state.problems += problems
         if data is None:
             continue
