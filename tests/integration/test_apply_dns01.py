@@ -14,6 +14,7 @@ lookup, made before the TXT exists.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ ZONES = [
     Zone("example.test", {"ns1.example.test": "127.0.0.1"}, (
         "@ A 127.0.0.1",
         "* A 127.0.0.1",
+        # its own A: once _acme-challenge.mixed exists, `mixed` is an empty non-terminal
+        # and the wildcard no longer answers for it (RFC 4592)
+        "mixed A 127.0.0.1",
         # delegation by an existing CNAME, followed by certplan
         "_acme-challenge.cname CNAME _acme-challenge.cname.example.test.alias.test.",
         # delegation for acme.sh-style `alias = "alias.test"`
@@ -141,3 +145,78 @@ def test_explicit_alias_issues(project: CertplanProject, dns: Dns) -> None:
     applied(project)
     assert issued_names(project, "aliased") == {"aliased.example.test"}
     assert query_txt(dns.ns1, "_acme-challenge.alias.test") == set()
+
+
+def test_wrong_tsig_secret_fails_clearly_then_the_right_one_issues(
+        project: CertplanProject, dns: Dns) -> None:
+    project.env["CP_TSIG_SECRET"] = WRONG_SECRET
+    write_config(project, dns, provider_table("bind", dns.ns1, '{ env = "CP_TSIG_SECRET" }'))
+    project.write_spec("t.toml", dns_spec("tsig", ["*.tsig.example.test", "tsig.example.test"]))
+    res = project.apply()
+    output = res.stdout + res.stderr
+    assert res.returncode == 1, output
+    assert (f"tsig (issue) failed: bind (rfc2136): server {dns.ns1.server} rejected the TSIG "
+            "signature of key 'certplan-test': wrong tsig_secret or tsig_algorithm") in res.stdout
+    assert "Apply: 0 done, 1 failed." in res.stdout
+    assert "Traceback" not in output
+    assert WRONG_SECRET not in output and dns.ns1.tsig_secret not in output
+    assert query_txt(dns.ns1, "_acme-challenge.tsig.example.test") == set()
+    # no certificate recorded; the open order is, so that the next apply finishes it
+    record = project.state("tsig")
+    assert record["certificate"] is None
+    order_url = record["pending_order"]["url"]
+    assert f"tsig: order {order_url} " in res.stderr
+    # the right secret: the next apply finishes that same order, and cleans up
+    project.env["CP_TSIG_SECRET"] = dns.ns1.tsig_secret
+    res = applied(project)
+    assert f"resuming order {order_url} (pending)" in res.stderr
+    assert ": order https://" not in res.stderr          # no second order
+    assert issued_names(project, "tsig") == {"*.tsig.example.test", "tsig.example.test"}
+    assert project.state("tsig")["pending_order"] is None
+    assert query_txt(dns.ns1, "_acme-challenge.tsig.example.test") == set()
+
+
+def test_record_missing_on_one_of_two_nameservers_names_that_server(
+        project: CertplanProject, dns: Dns, tmp_path: Path) -> None:
+    secret_file = tmp_path / "tsig.key"
+    # split.test has NS ns1 (gets the update) and ns2 (never does); a short per-provider wait
+    write_config(project, dns, provider_table("bind", dns.ns1, f'{{ file = "{secret_file}" }}',
+                                              "propagation_timeout = 1.0"))
+    project.write_spec("s.toml", dns_spec("split", ["www.split.test"]))
+    started = time.monotonic()
+    res = project.apply()
+    took = time.monotonic() - started
+    output = res.stdout + res.stderr
+    assert res.returncode == 1, output
+    assert "Traceback" not in output
+    failure = res.stdout.split("split (issue) failed: ", 1)[1]
+    assert "www.split.test: TXT _acme-challenge.www.split.test not on every authoritative " \
+           "nameserver: ns2.split.test (::1): answered no TXT record" in failure
+    assert "ns1.split.test" not in failure
+    assert "telling the CA" not in res.stderr      # the CA was never asked to look
+    assert took < 10, took
+    assert query_txt(dns.ns1, "_acme-challenge.www.split.test") == set()
+    assert project.state("split")["certificate"] is None
+
+
+def test_mixed_certificate_http01_and_dns01(project: CertplanProject, dns: Dns) -> None:
+    http_port = dns.pebble.http_port
+    project.write_spec("m.toml", f"""
+[[certificate]]
+name = "mixed"
+domains = ["mixed.example.test", "*.mixed.example.test"]
+[certificate.challenge]
+type = "http-01"
+standalone = true
+listen = "127.0.0.1:{http_port}"
+[certificate.challenge.domains."*.mixed.example.test"]
+type = "dns-01"
+provider = "bind"
+""")
+    res = applied(project)
+    assert "2 challenge(s) in place" in res.stderr
+    assert issued_names(project, "mixed") == {"mixed.example.test", "*.mixed.example.test"}
+    # the apex went by http-01 (Pebble dialled certplan's standalone server); a wildcard
+    # can only be proven by dns-01, and its TXT is gone again
+    assert "validate w/ HTTP: http://mixed.example.test:" in dns.pebble.log()
+    assert query_txt(dns.ns1, "_acme-challenge.mixed.example.test") == set()
