@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from certplan.config import CaConfig, Config, ProviderEntry
 from certplan.errors import InputError, Problem, RegistryError
+from certplan.gcpause import gc_paused
 from certplan.presets import PRESETS
 from certplan.spec import CertSpec
 
@@ -219,6 +220,11 @@ def _resolve(spec: CertSpec, config: Config, shown: str) -> Desired:
 
 def load_project(root: Path) -> Project:
     """Load and check everything; raise InputError listing every problem found."""
+    with gc_paused():
+        return _load_project(root)
+
+
+def _load_project(root: Path) -> Project:
     problems: list[Problem] = []
     data, read_problems = read_toml(root / CONFIG_FILE, CONFIG_FILE)
     problems.extend(read_problems)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from certplan.atomic import atomic_write
 from certplan.errors import Problem, StateError
+from certplan.gcpause import gc_paused
 from certplan.spec import OnRemove
 
 FORMAT_VERSION = 1
@@ -143,6 +144,11 @@ def _read_record_fast(path: Path) -> CertRecord | None:
 
 def load_state(folder: Path) -> State:
     """Read every state file; problems are collected, never raised, never 'fixed'."""
+    with gc_paused():
+        return _load_state(folder)
+
+
+def _load_state(folder: Path) -> State:
     state = State(meta=None)
     if not folder.exists():
         return state
