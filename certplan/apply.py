@@ -189,9 +189,10 @@ class Applier:
         record = self.records[change.name]
         done = []
         if change.revoke and record.certificate is not None:
+            from certplan.revoke import revoke_at_ca
+
             client, _ = self.sessions.client(record.ca)
-            client.revoke(record.certificate.chain_pem, 5)  # cessationOfOperation
-            done.append(f"revoked serial {record.certificate.serial}")
+            done.append(revoke_at_ca(client, record, "cessationOfOperation"))
         if change.delete_files:
             for inst in record.installs:
                 for path in inst.files:

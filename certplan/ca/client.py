@@ -171,6 +171,20 @@ class AcmeClient:
         self._net.account = messages.RegistrationResource(body=body, uri=location)
         return str(location)
 
+    def find_account(self) -> str | None:
+        """The account URL for this key, or None when the CA knows no account for it
+        (never creates one)."""
+        if self._net.account is not None:
+            return str(self._net.account.uri)
+        with translated_errors(self.directory_url, "the account lookup"):
+            return self._find_account()
+
+    def account_details(self) -> dict[str, Any]:
+        """The account object as the CA has it now (status, contact, orders)."""
+        account = self._require_account()
+        with translated_errors(self.directory_url, "the account request"):
+            return dict(self._post_as_get(account.uri).json())
+
     def deactivate_account(self) -> None:
         """Deactivate this account at the CA (irreversible)."""
         account = self._require_account()
