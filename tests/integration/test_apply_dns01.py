@@ -28,6 +28,7 @@ from tests.servers.pebble import PebbleServer, start_pebble
 
 pytestmark = pytest.mark.integration
 
+ALIAS_KEY = "alias-only"     # a TSIG key BIND lets update alias.test and nothing else
 WRONG_SECRET = "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1yaWdodC1vbmU="
 
 ZONES = [
@@ -59,7 +60,8 @@ class Dns:
 @pytest.fixture(scope="module")
 def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dns]:
     port = port_free_on(["127.0.0.1", "::1"])
-    ns1 = start_bind(tmp_path_factory.mktemp("ns1"), ZONES, ["127.0.0.1"], port)
+    ns1 = start_bind(tmp_path_factory.mktemp("ns1"), ZONES, ["127.0.0.1"], port,
+                     zone_keys={ALIAS_KEY: "alias.test"})
     ns2 = resolver = pebble = None
     try:
         ns2 = start_bind(tmp_path_factory.mktemp("ns2"), ZONES[2:], ["::1"], port)
@@ -131,20 +133,36 @@ def test_wildcard_and_apex_issue_verify_and_leave_no_record(
     assert project.state("wild")["pending_order"] is None
 
 
+def use_alias_only_key(p: CertplanProject, dns: Dns) -> None:
+    """[providers.delegated]: credentials that reach the delegated zone alias.test only."""
+    p.env["CP_ALIAS_TSIG"] = str(dns.ns1.extra["zone_keys"][ALIAS_KEY])  # type: ignore[index]
+    write_config(p, dns, provider_table("delegated", dns.ns1, '{ env = "CP_ALIAS_TSIG" }')
+                 .replace(f'tsig_name = "{dns.ns1.tsig_name}"', f'tsig_name = "{ALIAS_KEY}"'))
+
+
 def test_existing_cname_is_followed_into_the_second_zone(project: CertplanProject,
                                                          dns: Dns) -> None:
-    project.write_spec("c.toml", dns_spec("cname", ["cname.example.test"]))
+    use_alias_only_key(project, dns)
+    project.write_spec("c.toml", dns_spec("cname", ["cname.example.test"], "delegated"))
     applied(project)
     assert issued_names(project, "cname") == {"cname.example.test"}
     assert query_txt(dns.ns1, "_acme-challenge.cname.example.test.alias.test") == set()
 
 
 def test_explicit_alias_issues(project: CertplanProject, dns: Dns) -> None:
-    project.write_spec("a.toml", dns_spec("aliased", ["aliased.example.test"],
+    use_alias_only_key(project, dns)
+    project.write_spec("a.toml", dns_spec("aliased", ["aliased.example.test"], "delegated",
                                           extra='alias = "alias.test"'))
     applied(project)
     assert issued_names(project, "aliased") == {"aliased.example.test"}
     assert query_txt(dns.ns1, "_acme-challenge.alias.test") == set()
+    # and that key really cannot write example.test: the CNAME did the delegating
+    project.write_spec("d.toml", dns_spec("direct", ["direct.example.test"], "delegated"))
+    res = project.apply()
+    assert res.returncode == 1
+    assert ("direct (issue) failed: delegated (rfc2136): add TXT "
+            "_acme-challenge.direct.example.test in zone example.test at "
+            f"{dns.ns1.server}: REFUSED (key 'alias-only' is not allowed") in res.stdout
 
 
 def test_wrong_tsig_secret_fails_clearly_then_the_right_one_issues(

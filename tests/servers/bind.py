@@ -15,7 +15,7 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,11 +115,13 @@ def _zone_file(zone: Zone) -> str:
 
 
 def _named_conf(workdir: Path, port: int, addresses: Sequence[str], zones: Sequence[Zone],
-                secret: str) -> str:
+                secret: str, zone_keys: Mapping[str, tuple[str, str]]) -> str:
     listen4 = " ".join(f"{a};" for a in addresses if ":" not in a) or "none;"
     listen6 = " ".join(f"{a};" for a in addresses if ":" in a) or "none;"
     parts = [
         f'key "{TSIG_NAME}" {{ algorithm {TSIG_ALGORITHM}; secret "{secret}"; }};',
+        *(f'key "{name}" {{ algorithm {TSIG_ALGORITHM}; secret "{key_secret}"; }};'
+          for name, (_, key_secret) in sorted(zone_keys.items())),
         "options {",
         f'  directory "{workdir}";',
         f'  pid-file "{workdir}/named.pid";',
@@ -139,7 +141,11 @@ def _named_conf(workdir: Path, port: int, addresses: Sequence[str], zones: Seque
             "  type primary;",
             f'  file "{workdir}/{zone.name}.zone";',
             f'  journal "{workdir}/{zone.name}.jnl";',
-            f"  update-policy {{ grant {TSIG_NAME} subdomain {zone.name}. TXT; }};",
+            "  update-policy {",
+            f"    grant {TSIG_NAME} subdomain {zone.name}. TXT;",
+            *(f"    grant {name} subdomain {zone.name}. TXT;"
+              for name, (only, _) in sorted(zone_keys.items()) if only == zone.name),
+            "  };",
             "};",
         ]
     return "\n".join(parts) + "\n"
@@ -147,8 +153,12 @@ def _named_conf(workdir: Path, port: int, addresses: Sequence[str], zones: Seque
 
 def start_bind(workdir: Path, zones: Sequence[Zone] | None = None,
                addresses: Sequence[str] = ("127.0.0.1",), port: int | None = None,
-               tsig_secret: str | None = None, timeout: float = 15.0) -> BindServer:
-    """Start named authoritative for `zones` on `addresses` at `port` (free one if None)."""
+               tsig_secret: str | None = None, timeout: float = 15.0,
+               zone_keys: Mapping[str, str] | None = None) -> BindServer:
+    """Start named authoritative for `zones` on `addresses` at `port` (free one if None).
+
+    `zone_keys` maps extra TSIG key names to the one zone each may update (TXT only);
+    their secrets are in `server.extra["zone_keys"][name]`."""
     workdir.mkdir(parents=True, exist_ok=True)
     zones = list(zones) if zones is not None else default_zones(addresses[0])
     port = port or port_free_on(addresses)
@@ -156,13 +166,15 @@ def start_bind(workdir: Path, zones: Sequence[Zone] | None = None,
     for zone in zones:
         (workdir / f"{zone.name}.zone").write_text(_zone_file(zone))
     conf = workdir / "named.conf"
-    conf.write_text(_named_conf(workdir, port, addresses, zones, secret))
+    keys = {name: (zone, new_tsig_secret()) for name, zone in (zone_keys or {}).items()}
+    conf.write_text(_named_conf(workdir, port, addresses, zones, secret, keys))
     log = workdir / "named.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([NAMED, "-g", "-c", str(conf)], stdout=out,
                                 stderr=subprocess.STDOUT, cwd=workdir)
     server = BindServer(workdir, port, list(addresses), zones, TSIG_NAME, secret,
-                        TSIG_ALGORITHM, proc, log)
+                        TSIG_ALGORITHM, proc, log,
+                        {"zone_keys": {name: key[1] for name, key in keys.items()}})
     try:
         wait_for_line(log, "running", timeout=timeout, proc=proc)
         for address in addresses:
