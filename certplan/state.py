@@ -137,7 +137,8 @@ def _read_json(path: Path) -> tuple[Any, list[Problem]]:
 def _read_record_fast(path: Path) -> CertRecord | None:
     """Parse and validate in one step (pydantic-core reads the JSON); None on any problem."""
     try:
-        return CertRecord.model_validate_json(path.read_bytes())
+        with open(path, "rb") as fh:  # plain open(): faster than Path.read_bytes()
+            return CertRecord.model_validate_json(fh.read())
     except (OSError, ValidationError):
         return None
 
