@@ -424,12 +424,14 @@ def account_show(
 def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
     """Deactivate the account at the CA; its key is set aside, apply makes a new one."""
     from certplan.account_ops import account_for, deactivate_account
+    from certplan.lock import state_lock
 
     try:
         project, _ = _load()
         target, view = account_for(project, ca)
         _confirm_irreversible(yes, f"deactivate the account {view.account_url} at {target.name}")
-        view, aside = deactivate_account(project, ca)
+        with state_lock(project.state_dir):  # no apply may be using the key meanwhile
+            view, aside = deactivate_account(project, ca)
     except CertplanError as exc:
         report(exc)
     typer.echo(f"Deactivated {view.account_url}; its key was moved to {aside}. "
@@ -440,10 +442,12 @@ def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
 def account_rollover(ca: CaArg = None) -> None:
     """Replace the account key (RFC 8555 key change); the account and its URL stay."""
     from certplan.account_ops import rollover_account
+    from certplan.lock import state_lock
 
     try:
         project, _ = _load()
-        view, new_thumb = rollover_account(project, ca)
+        with state_lock(project.state_dir):  # no apply may be signing with the old key
+            view, new_thumb = rollover_account(project, ca)
     except CertplanError as exc:
         report(exc)
     typer.echo(f"Rolled over the key of {view.account_url}: thumbprint {view.thumbprint} "
