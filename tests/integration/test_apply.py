@@ -297,3 +297,43 @@ def test_short_validity_is_renewed_when_due(tmp_path: Path) -> None:
         site.stop()
         pebble.stop()
         subprocess.run(["rm", "-rf", str(workdir)], check=False)
+
+
+def test_saved_plan_applies_once_then_is_stale_and_no_tty_refuses(
+        project: CertplanProject, site: NginxServer) -> None:
+    project.write_spec("p.toml", spec_toml("saved", ["saved.example.test"], site.webroot, site))
+    refused = project.run("apply")  # no terminal, no --auto-approve
+    assert refused.returncode == 1
+    assert "--auto-approve" in refused.stderr
+    assert not (project.root / "state" / "saved.json").exists()
+    planfile = project.root / "tonight.plan.json"
+    made = project.run("plan", "--no-refresh", "--out", str(planfile))
+    assert made.returncode == 0, made.stderr
+    res = project.run("apply", str(planfile))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert project.state("saved")["certificate"]["serial"]
+    again = project.run("apply", str(planfile))
+    assert again.returncode == 1
+    assert "saved plan is stale" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_removed_spec_revokes_deletes_files_and_archives(project: CertplanProject,
+                                                         site: NginxServer) -> None:
+    project.write_spec("r.toml", spec_toml(
+        "gone", ["gone.example.test"], site.webroot, site,
+        extra="on_remove = { revoke = true, delete_files = true }"))
+    assert project.apply().returncode == 0
+    serial = project.state("gone")["certificate"]["serial"]
+    (project.root / "specs" / "r.toml").unlink()
+    change = project.plan_json()["changes"][0]
+    assert change["action"] == "remove"
+    assert "revoke" in change["reason"] and "delete installed files" in change["reason"]
+    res = project.apply()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"revoked serial {serial}" in res.stdout
+    assert not site.key_path.exists() and not site.cert_path.exists()
+    assert not (project.root / "state" / "gone.json").exists()
+    archived = list((project.root / ".certplan" / "archive").glob("gone-*"))
+    assert len(archived) == 1
+    assert project.plan_json()["changes"] == []
