@@ -148,12 +148,12 @@ class Applier:
                                        "pending_order": None, "revoked": None,
                                        "renewals": renewals})
 
-    def _install(self, desired: Desired, key_pem: bytes, fullchain: bytes, which: range | tuple,
+    def _install(self, desired: Desired, key_pem: bytes, fullchain: bytes, which: range | tuple[int, ...],
                  record: CertRecord) -> tuple[list[InstallRecord], str]:
         leaf, chain = split_chain(fullchain)
-        installs = list(record.installs)
         targets = desired.spec.install
-        installs = (installs + [None] * len(targets))[:len(targets)]  # type: ignore[list-item]
+        installs: list[InstallRecord | None] = list(record.installs)
+        installs = (installs + [None] * len(targets))[:len(targets)]
         failures = []
         for i in which:
             target: InstallTarget = targets[i]

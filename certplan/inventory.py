@@ -36,7 +36,7 @@ def rows(project: Project, records: dict[str, CertRecord], plan: Plan) -> list[d
             "main_domain": domains[0] if domains else None,
             "key": rec.key_type if rec else (desired.spec.key if desired else None),
             "sans": list(domains[1:]),
-            "ca": rec.ca if rec else (desired.spec.ca or [None])[0] if desired else None,
+            "ca": rec.ca if rec else (desired.spec.ca or [""])[0] if desired else None,
             "created": _ts(rec.created_at) if rec else None,
             "issued": _ts(cert.issued_at) if cert else None,
             "next_renewal": _ts(change.renew_at) if change else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -77,7 +77,7 @@ class Plan:
     ari_refreshed: bool = False
 
     def counts(self) -> dict[Action, int]:
-        out = {a: 0 for a in ORDER if a is not Action.NOOP}
+        out: dict[Action, int] = {a: 0 for a in ORDER if a is not Action.NOOP}
         for c in self.changes:
             out[c.action] += 1
         return out
@@ -169,45 +169,49 @@ def _renew_reason(sch: Schedule, obs: Observations, name: str) -> str:
 def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: datetime,
               forced: bool) -> Change:
     spec = d.spec
-    base = dict(name=spec.name, domains=tuple(spec.domains), ca=(spec.ca or [None])[0],
-                key=spec.key)
+    base = Change(name=spec.name, action=Action.ISSUE, reasons=(),
+                  domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
+                  key=spec.key)
+
+    def issue(*why: str) -> Change:
+        return replace(base, reasons=why)
+
     if rec is None:
-        return Change(action=Action.ISSUE, reasons=("new certificate",), **base)
+        return issue("new certificate")
     reasons = _forced(d, rec)
     if reasons:
-        return Change(action=Action.ISSUE, reasons=tuple(reasons), **base)
+        return issue(*reasons)
     cert = rec.certificate
     if cert is None:
-        why = "no certificate recorded yet"
         if rec.pending_order is not None:
-            why = f"order from {moment(rec.pending_order.created_at)} is resumed"
-        return Change(action=Action.ISSUE, reasons=(why,), **base)
+            return issue(f"order from {moment(rec.pending_order.created_at)} is resumed")
+        return issue("no certificate recorded yet")
     if rec.revoked is not None and rec.revoked.serial == cert.serial:
-        return Change(action=Action.ISSUE, reasons=(
-            f"serial {cert.serial} was revoked {day(rec.revoked.revoked_at)} "
-            f"({rec.revoked.reason})",), **base)
+        return issue(f"serial {cert.serial} was revoked {day(rec.revoked.revoked_at)} "
+                     f"({rec.revoked.reason})")
     sch = _schedule_for(d, rec, obs)
-    timing = dict(renew_at=sch.renew_at, not_after=cert.not_after)
+    timed = replace(base, renew_at=sch.renew_at, not_after=cert.not_after)
+
+    def renew(why: str) -> Change:
+        return replace(timed, action=Action.RENEW, reasons=(why,))
+
     if rec.pending_order is not None:
-        return Change(action=Action.RENEW, reasons=(
-            f"unfinished order from {moment(rec.pending_order.created_at)} is resumed",),
-            **base, **timing)
+        return renew(f"unfinished order from {moment(rec.pending_order.created_at)} "
+                     f"is resumed")
     if forced:
-        return Change(action=Action.RENEW, reasons=("forced (--replace)",), **base, **timing)
+        return renew("forced (--replace)")
     if now >= cert.not_after:
-        return Change(action=Action.RENEW, reasons=(f"expired {moment(cert.not_after)}",),
-                      **base, **timing)
+        return renew(f"expired {moment(cert.not_after)}")
     if now >= sch.renew_at:
-        return Change(action=Action.RENEW, reasons=(_renew_reason(sch, obs, spec.name),),
-                      **base, **timing)
+        return renew(_renew_reason(sch, obs, spec.name))
     inst_reasons, targets = _install_reasons(spec, rec, obs.files)
     if inst_reasons:
-        return Change(action=Action.INSTALL, reasons=tuple(inst_reasons),
-                      install_targets=tuple(targets), **base, **timing)
+        return replace(timed, action=Action.INSTALL, reasons=tuple(inst_reasons),
+                       install_targets=tuple(targets))
     note = f"next renewal {moment(sch.renew_at)} ({sch.detail}); expires {day(cert.not_after)}"
     if spec.name in obs.ari_notes:
         note += f"; ARI: {obs.ari_notes[spec.name]}"
-    return Change(action=Action.NOOP, reasons=(note,), **base, **timing)
+    return replace(timed, action=Action.NOOP, reasons=(note,))
 
 
 def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str]:
