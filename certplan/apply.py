@@ -148,7 +148,8 @@ class Applier:
                                        "pending_order": None, "revoked": None,
                                        "renewals": renewals})
 
-    def _install(self, desired: Desired, key_pem: bytes, fullchain: bytes, which: range | tuple[int, ...],
+    def _install(self, desired: Desired, key_pem: bytes, fullchain: bytes,
+                 which: range | tuple[int, ...],
                  record: CertRecord) -> tuple[list[InstallRecord], str]:
         leaf, chain = split_chain(fullchain)
         targets = desired.spec.install
