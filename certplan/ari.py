@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from certplan.ari_cache import AriCache
 from certplan.policy import AriWindow
 
 
@@ -67,9 +69,16 @@ def _http_get(url: str, ca_bundle: str | None, timeout: float) -> tuple[int, Any
     return resp.status_code, body, resp.headers
 
 
-def fetch_windows(targets: list[AriTarget], timeout: float = 5.0,
-                  get: Getter = _http_get) -> tuple[dict[str, AriWindow], dict[str, str]]:
-    """name -> window for each certificate whose CA answered; name -> note otherwise."""
+def fetch_windows(targets: list[AriTarget], timeout: float = 5.0, get: Getter = _http_get,
+                  cache_path: Path | None = None, now: datetime | None = None,
+                  ) -> tuple[dict[str, AriWindow], dict[str, str]]:
+    """name -> window for each certificate whose CA answered; name -> note otherwise.
+
+    With `cache_path`, a window is asked for again only once the CA's Retry-After
+    has passed (RFC 9773 4.3.2), and the last window seen stands in when the CA
+    cannot be reached."""
+    cache = AriCache.load(cache_path)
+    now = now or datetime.now(UTC)
     directories: dict[tuple[str, str | None], Any] = {}
     windows: dict[str, AriWindow] = {}
     notes: dict[str, str] = {}
@@ -90,6 +99,8 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0,
             raise value
         return value if isinstance(value, str) else None
 
+    failed: list[AriTarget] = []  # temporary failures: the last window seen stands in
+
     def one(t: AriTarget) -> None:
         try:
             url = base_url(t)
@@ -99,20 +110,33 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0,
             status, body, headers = get(f"{url.rstrip('/')}/{t.cert_id}", t.ca_bundle, timeout)
             if status != 200:
                 notes[t.name] = f"renewalInfo answered HTTP {status}"
+                if status >= 500:
+                    failed.append(t)
                 return
             windows[t.name] = parse_window(body, headers.get("Retry-After"))
+            cache.put(AriCache.key(t.directory, t.cert_id), windows[t.name], now)
         except _DirectoryFailed as exc:
             notes[t.name] = str(exc)
+            failed.append(t)
         except ValueError as exc:
             notes[t.name] = f"malformed renewalInfo answer: {exc}"
         except Exception as exc:  # network failures of any kind: plan goes on without ARI
             notes[t.name] = f"could not reach the CA ({type(exc).__name__})"
+            failed.append(t)
 
     by_dir: dict[tuple[str, str | None], list[AriTarget]] = {}
     for t in targets:
-        by_dir.setdefault((t.directory, t.ca_bundle), []).append(t)
+        if (cached := cache.fresh(AriCache.key(t.directory, t.cert_id), now)) is not None:
+            windows[t.name] = cached  # the CA's Retry-After has not passed yet
+        else:
+            by_dir.setdefault((t.directory, t.ca_bundle), []).append(t)
     for group in by_dir.values():  # one directory fetch per CA, then parallel lookups
         one(group[0])
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(one, group[1:]))
+    for t in failed:
+        if (old := cache.stale(AriCache.key(t.directory, t.cert_id))) is not None:
+            windows[t.name] = old
+            notes[t.name] += "; using the window fetched before"
+    cache.save()
     return windows, notes

@@ -40,5 +40,9 @@ def observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
         targets.append(AriTarget(name=name, directory=rec.ca_directory, cert_id=cert.ari_id,
                                  ca_bundle=project.path(ca.ca_bundle).as_posix()
                                  if ca and ca.ca_bundle else None))
-    windows, notes = fetch_windows(targets, timeout=timeout) if targets else ({}, {})
+    from certplan.ari_cache import CACHE_FILE
+
+    windows, notes = fetch_windows(
+        targets, timeout=timeout, cache_path=project.keystore_dir / CACHE_FILE,
+    ) if targets else ({}, {})
     return Observations(files=files, ari=windows, ari_notes=notes, ari_refreshed=True)
