@@ -71,7 +71,12 @@ def test_plan_shows_the_ari_window_and_renews_inside_it(project: CertplanProject
     window = renewal_info(pebble26, cert["ari_id"])["suggestedWindow"]
     start, end = ts(window["start"]), ts(window["end"])
 
+    lookups = pebble26.log().count("GET /draft-ietf-acme-ari-03/renewalInfo/")
     first, second = plan_at(project), plan_at(project)  # --refresh is the default
+    # the second plan honours the CA's Retry-After (6 h from Pebble): no second lookup
+    assert pebble26.log().count("GET /draft-ietf-acme-ari-03/renewalInfo/") == lookups + 1
+    cache = json.loads((project.root / ".certplan" / "ari-cache.json").read_text())
+    assert [e["retry_after"] for e in cache["entries"].values()] == [21600]
     assert first["ari_refreshed"] is True and first["changes"] == []
     entry = first["unchanged"][0]
     assert f"ARI window {start:%Y-%m-%d %H:%M} UTC .. {end:%Y-%m-%d %H:%M} UTC" \
