@@ -19,6 +19,7 @@ from certplan.ca import ari_cert_id
 from tests.integration.apply_project import CertplanProject
 from tests.integration.modern_project import (
     PEBBLE26,
+    assert_clean_failure,
     make_project,
     order_ids,
     standalone_spec,
@@ -136,3 +137,19 @@ def test_replaces_refused_for_another_account_is_retried_without(
     new = project.state("moved")
     assert new["certificate"]["serial"] != old["certificate"]["serial"]
     assert new["account_url"] != old["account_url"]
+
+
+def test_profile_change_forces_a_new_certificate_and_an_unknown_one_fails(
+        project: CertplanProject) -> None:
+    # Pebble 2.6 advertises no profiles in its directory meta (2.7 does)
+    standalone_spec(project, "prof", ["prof.example.test"])
+    assert project.apply().returncode == 0
+    before = project.state_bytes()
+    standalone_spec(project, "prof", ["prof.example.test"], 'profile = "shortlived"')
+    change = project.plan_json()["changes"][0]
+    assert (change["action"], change["reason"]) == ("issue",
+                                                    "profile: (CA default) -> shortlived")
+    out = assert_clean_failure(project.apply())
+    assert "prof: CA pebble advertises no profiles, so profile = 'shortlived' cannot be " \
+           "honoured" in out, out
+    assert project.state_bytes() == before  # nothing ordered, old certificate stays
