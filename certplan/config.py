@@ -15,7 +15,7 @@ from certplan.spec import KeyType
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Defaults(_Model):

@@ -20,7 +20,7 @@ LITERAL_HINT = (
 
 
 class SecretRef(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     env: str | None = None
     file: str | None = None

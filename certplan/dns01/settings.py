@@ -54,7 +54,7 @@ class DnsSettings(BaseModel):
     every authoritative nameserver directly, at `authoritative_port`.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     resolvers: list[str] = Field(default_factory=list)
     authoritative_port: int = Field(default=53, ge=1, le=65535)

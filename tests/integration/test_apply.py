@@ -58,9 +58,21 @@ def verify_chain(pem_path: Path, root_pem: str, tmp_path: Path) -> subprocess.Co
                            str(pem_path), str(pem_path)], capture_output=True, text=True)
 
 
-def served_serial(site: NginxServer, name: str) -> str:
-    return format(x509.load_der_x509_certificate(site.served_certificate(name)).serial_number,
-                  "x")
+def served_leaf(site: NginxServer, name: str, expect: str | None = None,
+                timeout: float = 5.0) -> x509.Certificate:
+    """The certificate nginx serves; with `expect`, poll until it has that serial
+    (a reload swaps worker processes asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        leaf = x509.load_der_x509_certificate(site.served_certificate(name))
+        if expect is None or format(leaf.serial_number, "x") == expect \
+                or time.monotonic() > deadline:
+            return leaf
+        time.sleep(0.05)
+
+
+def served_serial(site: NginxServer, name: str, expect: str | None = None) -> str:
+    return format(served_leaf(site, name, expect).serial_number, "x")
 
 
 def test_issue_install_serve_then_nothing_to_do(project: CertplanProject, site: NginxServer,
@@ -71,7 +83,7 @@ def test_issue_install_serve_then_nothing_to_do(project: CertplanProject, site: 
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Apply: 1 done, 0 failed." in res.stdout
     serial = project.state("web")["certificate"]["serial"]
-    assert served_serial(site, "web.example.test") == serial
+    assert served_serial(site, "web.example.test", serial) == serial
     verified = verify_chain(site.cert_path, pebble.root_pem(), tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert stat.S_IMODE(os.stat(site.key_path).st_mode) == 0o600
@@ -91,7 +103,8 @@ def test_issue_install_serve_then_nothing_to_do(project: CertplanProject, site: 
     renewed = project.state("web")
     assert renewed["certificate"]["serial"] != serial
     assert renewed["renewals"] == 1
-    assert served_serial(site, "web.example.test") == renewed["certificate"]["serial"]
+    new = renewed["certificate"]["serial"]
+    assert served_serial(site, "web.example.test", new) == new
     # a domain added to the spec issues a new certificate that covers it
     project.write_spec("web.toml", spec_toml(
         "web", ["web.example.test", "www.web.example.test", "api.web.example.test"],
@@ -100,7 +113,7 @@ def test_issue_install_serve_then_nothing_to_do(project: CertplanProject, site: 
     assert (change["action"], change["reason"]) == ("issue", "domains: +api.web.example.test")
     res = project.apply()
     assert res.returncode == 0, res.stdout + res.stderr
-    leaf = x509.load_der_x509_certificate(site.served_certificate("api.web.example.test"))
+    leaf = served_leaf(site, "api.web.example.test", project.state("web")["certificate"]["serial"])
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "api.web.example.test" in sans.get_values_for_type(x509.DNSName)
 
@@ -145,7 +158,7 @@ def test_failing_check_puts_old_files_back(project: CertplanProject, site: Nginx
     assert " order " not in res.stderr
     new_serial = project.state("chk")["certificate"]["serial"]
     assert new_serial != old_serial
-    assert served_serial(site, "chk.example.test") == new_serial
+    assert served_serial(site, "chk.example.test", new_serial) == new_serial
 
 
 def _wait_for_order(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
@@ -192,7 +205,8 @@ def test_killed_apply_resumes_same_order_and_a_second_apply_is_refused(
     record = project.state("kill")
     assert record["pending_order"] is None
     assert record["certificate"]["serial"] != old_serial
-    assert served_serial(site, "kill.example.test") == record["certificate"]["serial"]
+    new = record["certificate"]["serial"]
+    assert served_serial(site, "kill.example.test", new) == new
 
 
 def test_lock_timeout_waits_for_the_other_apply(project: CertplanProject,

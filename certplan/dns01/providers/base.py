@@ -20,7 +20,7 @@ from certplan.secrets import SecretRef
 class ProviderConfig(BaseModel):
     """Fields every provider accepts (`type` is stripped by the config loader)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     propagation_timeout: float | None = Field(default=None, gt=0, le=3600)
     propagation_interval: float | None = Field(default=None, gt=0, le=60)
