@@ -28,6 +28,7 @@ class CaTarget:
     agree_tos: bool
     eab: CaConfig | None
     eab_required: bool
+    eab_email_url: str | None = None  # EAB credentials fetched by e-mail (ZeroSSL)
 
     @classmethod
     def of(cls, project: Project, name: str) -> CaTarget:
@@ -43,7 +44,8 @@ class CaTarget:
                    agree_tos=ca.agree_tos if ca.agree_tos is not None
                    else config.defaults.agree_tos,
                    eab=ca if ca.eab_kid else None,
-                   eab_required=bool(preset and preset.eab_required))
+                   eab_required=bool(preset and preset.eab_required),
+                   eab_email_url=preset.eab_email_url if preset else None)
 
 
 class Sessions:
@@ -81,9 +83,15 @@ class Sessions:
         if target.eab is not None:
             assert target.eab.eab_kid is not None and target.eab.eab_hmac_key is not None
             eab = (target.eab.eab_kid, target.eab.eab_hmac_key.resolve())
-        elif meta.external_account_required or target.eab_required:
-            raise AcmeError(f"CA {target.name} requires External Account Binding: set eab_kid "
-                            f"and eab_hmac_key in [ca.{target.name}] of certplan.toml")
+        elif (meta.external_account_required or target.eab_required) and \
+                client.find_account() is None:  # only a new account needs EAB
+            if not (target.eab_email_url and target.email):
+                raise AcmeError(f"CA {target.name} requires External Account Binding: set "
+                                f"eab_kid and eab_hmac_key in [ca.{target.name}] of "
+                                f"certplan.toml")
+            from certplan.eab_fetch import fetch_eab_by_email
+
+            eab = fetch_eab_by_email(target.eab_email_url, target.email, self.timeout)
         url = client.ensure_account(target.email, target.agree_tos, eab=eab)
         self.keystore.save_account_url(target.directory, target.email or "", url)
         return client

@@ -11,6 +11,8 @@ class CaPreset:
     directory: str
     eab_required: bool
     description: str
+    # Where EAB credentials can be had for the account's e-mail (ZeroSSL's API)
+    eab_email_url: str | None = None
 
 
 PRESETS: dict[str, CaPreset] = {
@@ -22,7 +24,8 @@ PRESETS: dict[str, CaPreset] = {
                  "https://acme-staging-v02.api.letsencrypt.org/directory", False,
                  "Let's Encrypt staging (untrusted, generous limits)"),
         CaPreset("zerossl", "https://acme.zerossl.com/v2/DV90", True,
-                 "ZeroSSL (EAB: from the ZeroSSL dashboard or API)"),
+                 "ZeroSSL (EAB: set eab_kid/eab_hmac_key, or fetched by e-mail)",
+                 eab_email_url="https://api.zerossl.com/acme/eab-credentials-email"),
         CaPreset("google", "https://dv.acme-v02.api.pki.goog/directory", True,
                  "Google Trust Services (EAB from Google Cloud)"),
         CaPreset("google-staging", "https://dv.acme-v02.test-api.pki.goog/directory", True,

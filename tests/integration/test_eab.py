@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
+from certplan.accounts import Sessions
+from certplan.errors import AcmeError
+from certplan.keystore import Keystore
+from certplan.presets import PRESETS, CaPreset
+from certplan.project import load_project
 from tests.integration.apply_project import CertplanProject
 from tests.integration.modern_project import (
     assert_clean_failure,
@@ -84,3 +90,41 @@ def test_secret_reference_unset_names_the_variable(tmp_path: Path,
     del project.env["TEST_EAB_HMAC"]
     out = assert_clean_failure(project.apply())
     assert "TEST_EAB_HMAC" in out, out
+
+
+def test_eab_fetched_by_email_like_zerossl(tmp_path: Path, pebble_eab: PebbleServer,
+                                           httpserver: HTTPServer,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preset with an EAB-by-e-mail API (ZeroSSL's protocol, served by the test) gets
+    its credentials from there for a new account, and not again once it exists."""
+    httpserver.expect_request("/acme/eab-credentials-email", method="POST",
+                              data="email=test%40example.test").respond_with_json(
+        {"success": True, "eab_kid": KID, "eab_hmac_key": HMAC})
+    monkeypatch.setitem(PRESETS, "pebble", CaPreset(
+        "pebble", "https://unused.invalid/dir", True, "test preset",
+        eab_email_url=httpserver.url_for("/acme/eab-credentials-email")))
+    project = make_project(tmp_path / "fetch", pebble_eab)
+    loaded = load_project(project.root)
+    keystore = Keystore(loaded.keystore_dir)
+    client, target = Sessions(loaded, keystore).client("pebble")
+    assert target.directory == pebble_eab.directory_url
+    assert client.account_url and client.account_url.startswith("https://127.0.0.1:")
+    assert len(httpserver.log) == 1
+    again, _ = Sessions(loaded, keystore).client("pebble")  # a later run: account exists
+    assert again.account_url == client.account_url and len(httpserver.log) == 1
+    for path in project.root.rglob("*"):
+        if path.is_file():
+            assert HMAC.encode() not in path.read_bytes(), path
+
+
+def test_eab_by_email_refused(tmp_path: Path, pebble_eab: PebbleServer,
+                              httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    httpserver.expect_request("/eab", method="POST").respond_with_json(
+        {"success": False, "error": {"code": 2900, "type": "invalid_email"}})
+    monkeypatch.setitem(PRESETS, "pebble", CaPreset(
+        "pebble", "https://unused.invalid/dir", True, "test preset",
+        eab_email_url=httpserver.url_for("/eab")))
+    loaded = load_project(make_project(tmp_path / "refused", pebble_eab).root)
+    with pytest.raises(AcmeError, match=r"for test@example.test refused \(HTTP 200\): "
+                                        r"code 2900, type invalid_email"):
+        Sessions(loaded, Keystore(loaded.keystore_dir)).client("pebble")
