@@ -242,6 +242,7 @@ def _summary(outcomes) -> None:  # type: ignore[no-untyped-def]
 def list_(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
 ) -> None:
     """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
     from tabulate import tabulate
@@ -251,7 +252,7 @@ def list_(
     if fmt not in ("table", "json"):
         fail(f"--format {fmt!r}: choose table or json")
     try:
-        project, state, the_plan = _make_plan(None, None, False, None, refresh)
+        project, state, the_plan = _make_plan(None, None, False, at, refresh)
     except CertplanError as exc:
         report(exc)
     data = rows(project, state.records, the_plan)

@@ -400,3 +400,23 @@ def test_short_lived_warning() -> None:
 def test_ari_refreshed_flag_passes_through() -> None:
     assert plan_of(D, None, obs=Observations(ari_refreshed=True)).ari_refreshed
     assert not plan_of(D, None).ari_refreshed
+
+
+def test_unfinished_renewal_order_is_resumed_even_when_not_due() -> None:
+    rec = record(D, pending_order=PendingOrder(
+        url="https://ca/order/2", ca="letsencrypt", directory=LE,
+        created_at=datetime(2026, 5, 31, 23, 10, tzinfo=UTC)))
+    assert only(plan_of(D, rec)) == (
+        Action.RENEW, "unfinished order from 2026-05-31 23:10 UTC is resumed")
+
+
+def test_failed_install_is_installed_again() -> None:
+    from certplan.plan import FAILED_INSTALL
+    from certplan.state import InstallRecord
+
+    d = desired(install=[InstallTarget(fullchain_file="/etc/ssl/a.pem")])
+    rec = record(d, installs=[InstallRecord(target_digest=FAILED_INSTALL, files={},
+                                            installed_at=NOW)])
+    plan = plan_of(d, rec)
+    assert only(plan) == (Action.INSTALL, "install[0]: the last install failed; installing again")
+    assert plan.changes[0].install_targets == (0,)
