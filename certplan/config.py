@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from certplan.dns01.settings import DnsSettings
 from certplan.secrets import SecretRef
-from certplan.spec import KeyType
+from certplan.spec import KeyType, ca_list
 
 
 class _Model(BaseModel):
@@ -25,14 +25,7 @@ class Defaults(_Model):
     renew_before_days: int | None = Field(default=None, ge=1, le=365)
     agree_tos: bool = False
 
-    @field_validator("ca", mode="before")
-    @classmethod
-    def _ca_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list) and not value:
-            raise ValueError("give at least one CA")
-        return value
+    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
 
     @field_validator("email")
     @classmethod

@@ -148,6 +148,15 @@ class OnRemove(_Model):
     delete_files: bool = False
 
 
+def ca_list(value: Any) -> Any:
+    """`ca = "name"` or `ca = ["first", "fallback"]`: always a non-empty list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and not value:
+        raise ValueError("give at least one CA")
+    return value
+
+
 class CertSpec(_Model):
     name: str
     domains: list[str] = Field(min_length=1, max_length=100)
@@ -186,14 +195,7 @@ class CertSpec(_Model):
             out.append(name)
         return out
 
-    @field_validator("ca", mode="before")
-    @classmethod
-    def _ca_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list) and not value:
-            raise ValueError("give at least one CA")
-        return value
+    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
 
     @field_validator("challenge")
     @classmethod

@@ -10,7 +10,9 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -49,6 +51,27 @@ def project(tmp_path: Path, pebble: PebbleServer) -> CertplanProject:
     p.root.mkdir()
     p.write_config()
     return p
+
+
+@contextmanager
+def own_stack(tmp_path: Path, **pebble_options: Any) -> Iterator[tuple[CertplanProject,
+                                                                       NginxServer,
+                                                                       PebbleServer]]:
+    """A Pebble of its own (custom settings), nginx on its http port, and a project."""
+    import tempfile
+
+    pebble = start_pebble(tmp_path / "own-pebble", **pebble_options)
+    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
+    site = start_nginx(workdir, http_port=pebble.http_port)
+    try:
+        project = CertplanProject(tmp_path / "ops", pebble)
+        project.root.mkdir()
+        project.write_config()
+        yield project, site, pebble
+    finally:
+        site.stop()
+        pebble.stop()
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 def verify_chain(pem_path: Path, root_pem: str, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -230,15 +253,7 @@ def test_lock_timeout_waits_for_the_other_apply(project: CertplanProject,
 
 
 def test_unreachable_ca_leaves_everything_as_it_was(tmp_path: Path) -> None:
-    import tempfile
-
-    pebble = start_pebble(tmp_path / "pebble2", authz_reuse=0)
-    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
-    site = start_nginx(workdir, http_port=pebble.http_port)
-    try:
-        project = CertplanProject(tmp_path / "ops", pebble)
-        project.root.mkdir()
-        project.write_config()
+    with own_stack(tmp_path, authz_reuse=0) as (project, site, pebble):
         project.write_spec("u.toml", spec_toml("unr", ["unr.example.test"], site.webroot, site))
         assert project.apply().returncode == 0
         serial = project.state("unr")["certificate"]["serial"]
@@ -252,44 +267,20 @@ def test_unreachable_ca_leaves_everything_as_it_was(tmp_path: Path) -> None:
         assert project.state_bytes() == before
         assert (site.key_path.read_bytes(), site.cert_path.read_bytes()) == files
         assert served_serial(site, "unr.example.test") == serial
-    finally:
-        site.stop()
-        pebble.stop()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 def test_ten_issuances_at_50_percent_nonce_rejection(tmp_path: Path) -> None:
-    import tempfile
-
-    pebble = start_pebble(tmp_path / "pebble3", nonce_reject=50)
-    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
-    site = start_nginx(workdir, http_port=pebble.http_port)
-    try:
-        project = CertplanProject(tmp_path / "ops", pebble)
-        project.root.mkdir()
-        project.write_config()
+    with own_stack(tmp_path, nonce_reject=50) as (project, site, pebble):
         specs = "".join(spec_toml(f"n{i}", [f"n{i}.example.test"], site.webroot, None)
                         for i in range(10))
         project.write_spec("n.toml", specs)
         res = project.apply("--parallel", "4")
         assert res.returncode == 0, res.stdout + res.stderr
         assert "Apply: 10 done, 0 failed." in res.stdout
-    finally:
-        site.stop()
-        pebble.stop()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 def test_short_validity_is_renewed_when_due(tmp_path: Path) -> None:
-    import tempfile
-
-    pebble = start_pebble(tmp_path / "pebble4", validity_seconds=8)
-    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
-    site = start_nginx(workdir, http_port=pebble.http_port)
-    try:
-        project = CertplanProject(tmp_path / "ops", pebble)
-        project.root.mkdir()
-        project.write_config()
+    with own_stack(tmp_path, validity_seconds=8) as (project, site, pebble):
         project.write_spec("s.toml", spec_toml("short", ["short.example.test"], site.webroot,
                                                site))
         assert project.apply().returncode == 0
@@ -307,10 +298,6 @@ def test_short_validity_is_renewed_when_due(tmp_path: Path) -> None:
         old = project.state("short")["certificate"]["serial"]
         assert project.apply().returncode == 0
         assert project.state("short")["certificate"]["serial"] != old
-    finally:
-        site.stop()
-        pebble.stop()
-        subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
 def test_saved_plan_applies_once_then_is_stale_and_no_tty_refuses(
