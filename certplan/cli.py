@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import UTC, datetime
@@ -75,6 +76,9 @@ def _load():  # type: ignore[no-untyped-def]
     problems += state.problems
     if problems:
         raise InputError(problems)
+    # What was loaded lives until the process ends: keep the cyclic collector from
+    # scanning it again and again while planning (10,000 certificates: -0.15 s).
+    gc.freeze()
     return project, state
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -88,7 +88,8 @@ class Plan:
 
 
 def target_digest(target: InstallTarget) -> str:
-    data = json.dumps(target.model_dump(mode="json"), sort_keys=True).encode()
+    """Digest of an install target's definition (field name = value, in field order)."""
+    data = "\n".join(f"{k}={v!r}" for k, v in target.__dict__.items()).encode()
     return hashlib.sha256(data).hexdigest()[:16]
 
 
@@ -169,49 +170,47 @@ def _renew_reason(sch: Schedule, obs: Observations, name: str) -> str:
 def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: datetime,
               forced: bool) -> Change:
     spec = d.spec
-    base = Change(name=spec.name, action=Action.ISSUE, reasons=(),
-                  domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
-                  key=spec.key)
+    renew_at: datetime | None = None
+    not_after: datetime | None = None
 
-    def issue(*why: str) -> Change:
-        return replace(base, reasons=why)
+    def mk(action: Action, *why: str, targets: tuple[int, ...] = ()) -> Change:
+        return Change(name=spec.name, action=action, reasons=why,
+                      domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
+                      key=spec.key, renew_at=renew_at, not_after=not_after,
+                      install_targets=targets)
 
     if rec is None:
-        return issue("new certificate")
+        return mk(Action.ISSUE, "new certificate")
     reasons = _forced(d, rec)
     if reasons:
-        return issue(*reasons)
+        return mk(Action.ISSUE, *reasons)
     cert = rec.certificate
     if cert is None:
         if rec.pending_order is not None:
-            return issue(f"order from {moment(rec.pending_order.created_at)} is resumed")
-        return issue("no certificate recorded yet")
+            return mk(Action.ISSUE,
+                      f"order from {moment(rec.pending_order.created_at)} is resumed")
+        return mk(Action.ISSUE, "no certificate recorded yet")
     if rec.revoked is not None and rec.revoked.serial == cert.serial:
-        return issue(f"serial {cert.serial} was revoked {day(rec.revoked.revoked_at)} "
-                     f"({rec.revoked.reason})")
+        return mk(Action.ISSUE, f"serial {cert.serial} was revoked "
+                                f"{day(rec.revoked.revoked_at)} ({rec.revoked.reason})")
     sch = _schedule_for(d, rec, obs)
-    timed = replace(base, renew_at=sch.renew_at, not_after=cert.not_after)
-
-    def renew(why: str) -> Change:
-        return replace(timed, action=Action.RENEW, reasons=(why,))
-
+    renew_at, not_after = sch.renew_at, cert.not_after
     if rec.pending_order is not None:
-        return renew(f"unfinished order from {moment(rec.pending_order.created_at)} "
-                     f"is resumed")
+        return mk(Action.RENEW, f"unfinished order from "
+                                f"{moment(rec.pending_order.created_at)} is resumed")
     if forced:
-        return renew("forced (--replace)")
+        return mk(Action.RENEW, "forced (--replace)")
     if now >= cert.not_after:
-        return renew(f"expired {moment(cert.not_after)}")
+        return mk(Action.RENEW, f"expired {moment(cert.not_after)}")
     if now >= sch.renew_at:
-        return renew(_renew_reason(sch, obs, spec.name))
+        return mk(Action.RENEW, _renew_reason(sch, obs, spec.name))
     inst_reasons, targets = _install_reasons(spec, rec, obs.files)
     if inst_reasons:
-        return replace(timed, action=Action.INSTALL, reasons=tuple(inst_reasons),
-                       install_targets=tuple(targets))
+        return mk(Action.INSTALL, *inst_reasons, targets=tuple(targets))
     note = f"next renewal {moment(sch.renew_at)} ({sch.detail}); expires {day(cert.not_after)}"
     if spec.name in obs.ari_notes:
         note += f"; ARI: {obs.ari_notes[spec.name]}"
-    return replace(timed, action=Action.NOOP, reasons=(note,))
+    return mk(Action.NOOP, note)
 
 
 def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str]:
