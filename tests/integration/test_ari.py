@@ -6,6 +6,7 @@ refuses it (another account) orders again without it and says so."""
 from __future__ import annotations
 
 import json
+import os
 import ssl
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def pebble26(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PebbleServer]:
+    if not os.access(PEBBLE26, os.X_OK):
+        pytest.fail(f"{PEBBLE26} missing: run `make deps` (tools/pebble26.sh unpacks "
+                    f"Debian trixie's pebble 2.6 there)", pytrace=False)
     server = start_pebble(tmp_path_factory.mktemp("pebble26"), pebble_binary=PEBBLE26)
     yield server
     server.stop()
