@@ -210,6 +210,9 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     note = f"next renewal {moment(sch.renew_at)} ({sch.detail}); expires {day(cert.not_after)}"
     if spec.name in obs.ari_notes:
         note += f"; ARI: {obs.ari_notes[spec.name]}"
+    window = obs.ari.get(spec.name)
+    if sch.basis == "ari" and window is not None and window.explanation_url:
+        note += f"; CA explains: {window.explanation_url}"
     return mk(Action.NOOP, note)
 
 

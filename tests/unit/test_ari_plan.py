@@ -84,3 +84,15 @@ def test_malformed_answer_falls_back_and_says_why(httpserver: HTTPServer) -> Non
     assert action is Action.NOOP
     assert reason.endswith("; ARI: malformed renewalInfo answer: suggestedWindow ends "
                            "before it starts")
+
+
+def test_explanation_is_shown_before_the_window_opens_too(httpserver: HTTPServer) -> None:
+    d = desired()
+    start = NOW + 3 * DAY
+    obs = lookup(httpserver, {"suggestedWindow": {"start": iso(start),
+                                                  "end": iso(start + DAY)},
+                              "explanationURL": "https://ca.example/early-renewal"})
+    action, reason = only(plan_of(d, record(d), obs=obs))
+    assert action is Action.NOOP
+    assert "(ARI window 2026-06-04 00:00 UTC .. 2026-06-05 00:00 UTC)" in reason
+    assert reason.endswith("; CA explains: https://ca.example/early-renewal")
