@@ -14,7 +14,8 @@ $(BIN)/certplan: pyproject.toml
 
 venv: $(BIN)/certplan
 
-# Debian packages the integration tests and the demo run (installed only when missing).
+# Debian packages the integration tests and the demo run (installed only when missing),
+# and trixie's Pebble 2.6 (it serves ARI) unpacked into /opt/pebble26 for the ARI tests.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -22,6 +23,7 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@sh tools/pebble26.sh
 
 test: venv deps
 	$(BIN)/pytest -q
