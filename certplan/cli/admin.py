@@ -1,0 +1,160 @@
+"""Administration commands: CA list, revoke, ACME accounts."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from certplan.cli.common import _load, account_app, app, ca_app, fail, report
+from certplan.errors import CertplanError
+
+
+@ca_app.command("list")
+def ca_list() -> None:
+    """CA presets and the [ca.NAME] tables of certplan.toml."""
+    from tabulate import tabulate
+
+    from certplan.presets import PRESETS
+
+    rows = [[p.name, p.directory, "yes" if p.eab_required else "no", p.description]
+            for p in PRESETS.values()]
+    try:
+        project, _ = _load()
+        for name, ca in project.config.ca.items():
+            if name not in PRESETS:
+                rows.append([name, ca.directory, "yes" if ca.eab_kid else "no", "certplan.toml"])
+    except CertplanError:
+        pass  # presets are still worth showing outside a project
+    typer.echo(tabulate(rows, headers=["name", "directory", "EAB", "about"]))
+
+
+# -- revoke and accounts ---------------------------------------------------------------------
+
+YesOpt = Annotated[bool, typer.Option("--yes", help="Do not ask (irreversible).")]
+CaArg = Annotated[str | None, typer.Argument(
+    help="CA name (default: the first CA of [defaults]).")]
+
+
+def _confirm_irreversible(yes: bool, what: str) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"not a terminal, so nobody can confirm: pass --yes to {what}")
+    if not typer.confirm(f"{what[:1].upper()}{what[1:]}? This cannot be undone.",
+                         default=False):
+        fail("cancelled; nothing was changed")
+
+
+@app.command()
+def revoke(
+    name: Annotated[str, typer.Argument(help="The certificate (spec name).")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="keyCompromise, superseded, cessationOfOperation, "
+                         "affiliationChanged or unspecified.")] = "unspecified",
+    yes: YesOpt = False,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", min=0, help="Seconds to wait for a running apply.")] = 0.0,
+) -> None:
+    """Revoke the current certificate with the account key; the next plan issues anew."""
+    from certplan.accounts import Sessions
+    from certplan.keystore import Keystore
+    from certplan.lock import state_lock
+    from certplan.revoke import reason_code, revoke_recorded
+    from certplan.state import StateStore
+
+    try:
+        reason_code(reason)
+        project, _ = _load()
+        with state_lock(project.state_dir, timeout=lock_timeout):
+            project, state = _load()
+            record = state.records.get(name)
+            if record is None or record.certificate is None:
+                raise CertplanError(f"no certificate recorded for {name!r} (recorded: "
+                                    f"{', '.join(sorted(state.records)) or 'none'})")
+            _confirm_irreversible(yes, f"revoke serial {record.certificate.serial} of {name}")
+            sessions = Sessions(project, Keystore(project.keystore_dir))
+            _, note = revoke_recorded(sessions, StateStore(project.state_dir), record, reason)
+    except CertplanError as exc:
+        report(exc)
+    typer.echo(f"{name}: {note}; recorded in state. `certplan plan` now shows issue.")
+
+
+@account_app.command("list")
+def account_list() -> None:
+    """Account keys in the keystore (public facts and key thumbprints, never a key)."""
+    from tabulate import tabulate
+
+    from certplan.account_ops import list_accounts
+
+    try:
+        project, _ = _load()
+        views = list_accounts(project)
+    except CertplanError as exc:
+        report(exc)
+    if not views:
+        typer.echo("No accounts yet; `certplan apply` creates them.")
+        return
+    typer.echo(tabulate([[", ".join(v.ca_names) or "-", v.email or "-", v.key_type,
+                          v.account_url or "(not registered)", v.created] for v in views],
+                        headers=["CA", "e-mail", "key", "account URL", "created"]))
+
+
+@account_app.command("show")
+def account_show(
+    ca: CaArg = None,
+    remote: Annotated[bool, typer.Option(
+        "--remote/--local", help="Also ask the CA for the account's status.")] = True,
+) -> None:
+    """One account: directory, e-mail, URL, key type and thumbprint; status at the CA."""
+    from certplan.account_ops import show_account
+
+    try:
+        project, _ = _load()
+        view, details = show_account(project, ca, remote)
+    except CertplanError as exc:
+        report(exc)
+    for label, value in (("CA", ", ".join(view.ca_names) or "-"),
+                         ("directory", view.directory), ("e-mail", view.email or "-"),
+                         ("account URL", view.account_url or "(not registered)"),
+                         ("created", view.created), ("key type", view.key_type),
+                         ("key thumbprint", view.thumbprint)):
+        typer.echo(f"{label + ':':16}{value}")
+    if details is not None:
+        typer.echo(f"{'status:':16}{details.get('status', '?')}")
+        typer.echo(f"{'contact:':16}{', '.join(details.get('contact') or []) or '-'}")
+
+
+@account_app.command("deactivate")
+def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
+    """Deactivate the account at the CA; its key is set aside, apply makes a new one."""
+    from certplan.account_ops import account_for, deactivate_account
+    from certplan.lock import state_lock
+
+    try:
+        project, _ = _load()
+        target, view = account_for(project, ca)
+        _confirm_irreversible(yes, f"deactivate the account {view.account_url} at {target.name}")
+        with state_lock(project.state_dir):  # no apply may be using the key meanwhile
+            view, aside = deactivate_account(project, ca)
+    except CertplanError as exc:
+        report(exc)
+    typer.echo(f"Deactivated {view.account_url}; its key was moved to {aside}. "
+               f"The next `certplan apply` creates a new account.")
+
+
+@account_app.command("rollover")
+def account_rollover(ca: CaArg = None) -> None:
+    """Replace the account key (RFC 8555 key change); the account and its URL stay."""
+    from certplan.account_ops import rollover_account
+    from certplan.lock import state_lock
+
+    try:
+        project, _ = _load()
+        with state_lock(project.state_dir):  # no apply may be signing with the old key
+            view, new_thumb = rollover_account(project, ca)
+    except CertplanError as exc:
+        report(exc)
+    typer.echo(f"Rolled over the key of {view.account_url}: thumbprint {view.thumbprint} "
+               f"-> {new_thumb}.")

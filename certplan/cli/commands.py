@@ -1,0 +1,218 @@
+"""The everyday commands: validate, plan, apply, list, show, init, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from certplan.cli.common import (
+    ROOT,
+    ReplaceAllOpt,
+    ReplaceOpt,
+    TargetOpt,
+    _load,
+    _make_plan,
+    app,
+    fail,
+    report,
+)
+from certplan.errors import CertplanError
+
+
+@app.command()
+def validate() -> None:
+    """Check certplan.toml, every spec and the state; report every problem at once."""
+    try:
+        project, state = _load()
+    except CertplanError as exc:
+        report(exc)
+    files = {d.file for d in project.desired}
+    typer.echo(f"OK: {len(project.desired)} certificate(s) in {len(files)} spec file(s); "
+               f"{len(state.records)} recorded in state.")
+
+
+@app.command()
+def plan(
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown or json.")] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for `apply FILE`.")]
+    = None,
+    detailed_exitcode: Annotated[bool, typer.Option(
+        "--detailed-exitcode", help="Exit 0: no changes, 2: changes, 1: error.")] = False,
+    target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
+    at: Annotated[str | None, typer.Option("--at", help="Plan as if it were this time.")] = None,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
+    = False,
+) -> None:
+    """Show what apply would do, and why."""
+    from certplan.render import RENDERERS
+
+    if fmt not in RENDERERS:
+        fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
+    try:
+        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
+        if out is not None:
+            from certplan.planfile import save_plan
+
+            save_plan(out, the_plan, state, project)
+    except CertplanError as exc:
+        report(exc)
+    typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
+    if out is not None:
+        typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
+                   err=True)
+    if detailed_exitcode and not the_plan.empty:
+        raise typer.Exit(2)
+
+
+@app.command()
+def apply(
+    planfile: Annotated[Path | None, typer.Argument(help="A plan saved by `plan --out`.")]
+    = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve",
+                                               help="Do not ask (cron, CI).")] = False,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, max=64,
+                                          help="Certificates at once.")] = 4,
+    target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
+    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = True,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1, help="Seconds allowed per certificate.")] = 300.0,
+) -> None:
+    """Carry out the plan (or a saved plan), then record what was done."""
+    from certplan.lock import state_lock
+    from certplan.render import render_text
+
+    if planfile is not None and (target or replace or replace_all):
+        fail("a saved plan is applied exactly: --target and --replace belong to `plan`")
+    try:
+        project, _ = _load()
+        with state_lock(project.state_dir, timeout=lock_timeout):
+            project, state = _load()
+            if planfile is not None:
+                from certplan.planfile import load_plan
+
+                the_plan = load_plan(planfile, state, project)
+            else:
+                _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh)
+            typer.echo(render_text(the_plan), nl=False)
+            if the_plan.empty:
+                return
+            _confirm(auto_approve, planfile is not None)
+            outcomes = _run_apply(project, state, the_plan, parallel, timeout)
+    except CertplanError as exc:
+        report(exc)
+    _summary(outcomes)
+
+
+def _confirm(auto_approve: bool, saved: bool) -> None:
+    if auto_approve or saved:
+        return
+    if not sys.stdin.isatty():
+        fail("not a terminal, so nobody can confirm: pass --auto-approve (cron, CI) or apply "
+             "a saved plan (`plan --out FILE`, then `apply FILE`)")
+    if not typer.confirm("Apply these changes?", default=False):
+        fail("cancelled; nothing was changed")
+
+
+def _run_apply(project, state, the_plan, parallel: int, timeout: float):  # type: ignore[no-untyped-def]
+    from certplan.apply import Applier
+    from certplan.keystore import Keystore
+
+    warning = Keystore(project.keystore_dir).gitignore_warning(project.root)
+    if warning:
+        typer.echo(f"Warning: {warning}", err=True)
+    applier = Applier(project, state, log=lambda line: typer.echo(line, err=True),
+                      timeout=timeout)
+    return applier.run(the_plan, parallel=parallel)
+
+
+def _summary(outcomes) -> None:  # type: ignore[no-untyped-def]
+    from tabulate import tabulate
+
+    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
+            for o in outcomes]
+    typer.echo("")
+    typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
+        if o.left:
+            typer.echo(f"  left as it was: {o.left}")
+    typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_(
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
+) -> None:
+    """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
+    from tabulate import tabulate
+
+    from certplan.inventory import rows
+
+    if fmt not in ("table", "json"):
+        fail(f"--format {fmt!r}: choose table or json")
+    try:
+        project, state, the_plan = _make_plan(None, None, False, at, refresh)
+    except CertplanError as exc:
+        report(exc)
+    data = rows(project, state.records, the_plan)
+    if fmt == "json":
+        typer.echo(json.dumps(data, indent=2))
+        return
+    if not data:
+        typer.echo("No certificates.")
+        return
+    table = [[r["name"], r["main_domain"], r["key"], ", ".join(r["sans"]), r["ca"],
+              r["created"], r["next_renewal"], r["expires"], r["status"]] for r in data]
+    typer.echo(tabulate(table, headers=["name", "main domain", "key", "SANs", "CA", "created",
+                                        "next renewal", "expires", "status"]))
+
+
+@app.command()
+def show(name: str) -> None:
+    """Everything recorded for one certificate (state is public; no secret is shown)."""
+    from certplan.inventory import show as show_record
+
+    try:
+        _, state = _load()
+    except CertplanError as exc:
+        report(exc)
+    if name not in state.records:
+        fail(f"no recorded certificate named {name!r} "
+             f"(recorded: {', '.join(sorted(state.records)) or 'none'})")
+    typer.echo(show_record(state.records[name]), nl=False)
+
+
+@app.command()
+def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = Path(".")) -> None:
+    """Create a ready GitOps repository: certplan.toml, specs/, state/, .gitignore."""
+    from certplan.scaffold import init_project
+
+    target = folder if folder.is_absolute() else ROOT / folder
+    try:
+        written = init_project(target)
+    except CertplanError as exc:
+        report(exc)
+    for path in written:
+        typer.echo(f"created {path}")
+    typer.echo("Next: edit specs/example.toml, then `certplan validate` and `certplan plan`.")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec and config files."""
+    from certplan.schema import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,113 @@
+"""Shared pieces of the command line: the typer app, loading, errors, options."""
+
+from __future__ import annotations
+
+import gc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from certplan import __version__
+from certplan.errors import CertplanError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Plan and apply TLS certificates through ACME, like Terraform.")
+ca_app = typer.Typer(no_args_is_help=True, help="Certificate authorities.")
+app.add_typer(ca_app, name="ca")
+account_app = typer.Typer(no_args_is_help=True, help="ACME accounts in the keystore.")
+app.add_typer(account_app, name="account")
+
+ROOT = Path(".")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def report(exc: CertplanError) -> NoReturn:
+    if isinstance(exc, InputError):
+        n = len(exc.problems)
+        typer.echo(f"Error: {n} problem{'s' if n != 1 else ''} found:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+    fail(str(exc))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"certplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    chdir: Annotated[Path, typer.Option("-C", "--chdir", help="Project folder.")] = Path("."),
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    import os
+
+    if not chdir.is_dir():
+        fail(f"-C {chdir}: no such folder")
+    # Like `git -C` and `make -C`: relative paths in specs and config (webroot,
+    # install files, ca_bundle) are relative to the project folder.
+    os.chdir(chdir)
+
+
+def _load():  # type: ignore[no-untyped-def]
+    """Project and state, or every problem in both at once."""
+    from certplan.project import load_project
+    from certplan.state import load_state
+
+    problems = []
+    try:
+        project = load_project(ROOT)
+    except InputError as exc:
+        problems += exc.problems
+        project = None
+    state_dir = project.state_dir if project else ROOT / "state"
+    state = load_state(state_dir)
+    problems += state.problems
+    if problems:
+        raise InputError(problems)
+    # What was loaded lives until the process ends: keep the cyclic collector from
+    # scanning it again and again while planning (10,000 certificates: -0.15 s).
+    gc.freeze()
+    return project, state
+
+
+def _now(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--at {at!r}: expected an ISO 8601 time like 2026-12-24T00:00:00Z")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+TargetOpt = Annotated[list[str] | None, typer.Option("--target", help="Only this certificate.")]
+ReplaceOpt = Annotated[list[str] | None, typer.Option(
+    "--replace", help="Renew this certificate now, due or not.")]
+ReplaceAllOpt = Annotated[bool, typer.Option("--replace-all", help="Renew every certificate.")]
+
+
+def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
+               at: str | None, refresh: bool):  # type: ignore[no-untyped-def]
+    from certplan.observe import observe
+    from certplan.plan import make_plan
+
+    project, state = _load()
+    known = set(project.by_name()) | set(state.records)
+    for name in (targets or []) + (replace or []):
+        if name not in known:
+            raise CertplanError(f"no certificate named {name!r} "
+                                f"(known: {', '.join(sorted(known)) or 'none'})")
+    obs = observe(project, state.records, refresh_ari=refresh)
+    plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
+                     replace_all=replace_all, targets=targets or None)
+    return project, state, plan
