@@ -25,9 +25,9 @@ class FakeTime:
 def test_backoff_starts_short_grows_and_caps() -> None:
     t = FakeTime()
     poller = Poller(deadline=t.now + 60, clock=t.clock, sleep=t.sleep)
-    for _ in range(12):
+    for _ in range(16):
         assert poller.wait()
-    assert t.sleeps[:4] == [0.05, 0.075, 0.1125, 0.1688]
+    assert t.sleeps[:4] == [0.01, 0.015, 0.0225, 0.0338]
     assert max(t.sleeps) == 2.0 and t.sleeps[-1] == 2.0
 
 
