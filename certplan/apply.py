@@ -122,6 +122,7 @@ class Applier:
         issued = self.issuer.obtain(desired.spec, old)
         record = self._issued_record(desired, issued, old)
         self._save(record)
+        self.keystore.clear_pending(change.name)  # only now: see Issuer._obtain_from
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record)
         record = record.model_copy(update={"installs": installs})

@@ -86,7 +86,10 @@ class Issuer:
         chains = client.finalize(order, deadline)
         fullchain = choose_chain(chains, spec.preferred_chain).encode("ascii")
         info = verify_issued(fullchain, key_pem, spec.domains)
-        self.keystore.promote_pending(spec.name, fullchain)
+        # The new pair becomes current, but the open order stays recorded until
+        # apply has written the state: a crash in between resumes the (now
+        # valid) order, downloads the same certificate and records it.
+        self.keystore.store_current(spec.name, key_pem, fullchain)
         self.log(f"{spec.name}: issued serial {info.serial} by {info.issuer_cn or info.issuer}")
         try:
             ari_id: str | None = ari_cert_id(fullchain.decode("ascii"))

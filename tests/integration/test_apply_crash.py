@@ -1,0 +1,92 @@
+"""A crash in the last window of an issuance: the certificate is in the keystore
+but the state was not written yet. The next apply must record that very
+certificate from the same order, not order a second one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from certplan.apply import Applier
+from certplan.crypto import cert_info
+from certplan.keystore import Keystore
+from certplan.plan import Observations, make_plan
+from certplan.project import load_project
+from certplan.state import CertRecord, StateStore, load_state
+from tests.integration.apply_project import CertplanProject, spec_toml
+from tests.servers.nginx import NginxServer, start_nginx
+from tests.servers.pebble import PebbleServer, start_pebble
+
+pytestmark = pytest.mark.integration
+
+
+class Crash(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing in certplan catches it."""
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[PebbleServer, NginxServer]]:
+    pebble = start_pebble(tmp_path / "pebble", authz_reuse=0)
+    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
+    site = start_nginx(workdir, http_port=pebble.http_port)
+    yield pebble, site
+    site.stop()
+    pebble.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_crash_between_keystore_and_state_records_the_same_certificate(
+        tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pebble, site = stack
+    project = CertplanProject(tmp_path / "ops", pebble)
+    project.root.mkdir()
+    project.write_config()
+    project.write_spec("c.toml", spec_toml("crash", ["crash.example.test"], site.webroot, site))
+    assert project.apply().returncode == 0
+    old_serial = project.state("crash")["certificate"]["serial"]
+
+    # In process, so the crash lands exactly after the keystore got the new
+    # certificate and before the state records it.
+    monkeypatch.chdir(project.root)
+    real_write = StateStore.write
+
+    def crashing_write(self: StateStore, record: CertRecord) -> object:
+        if record.certificate is not None and record.certificate.serial != old_serial:
+            raise Crash()
+        return real_write(self, record)
+
+    monkeypatch.setattr(StateStore, "write", crashing_write)
+    proj = load_project(Path("."))
+    state = load_state(proj.state_dir)
+    plan = make_plan(proj.desired, state.records, Observations(), datetime.now(UTC),
+                     replace=["crash"])
+    with pytest.raises(Crash):
+        Applier(proj, state, log=lambda line: None).run(plan, parallel=1)
+    monkeypatch.setattr(StateStore, "write", real_write)
+    monkeypatch.chdir(tmp_path)
+
+    current = Keystore(project.root / ".certplan").load_current("crash")
+    assert current is not None
+    kept_serial = cert_info(current[1]).serial
+    assert kept_serial != old_serial
+    recorded = project.state("crash")
+    assert recorded["certificate"]["serial"] == old_serial  # the state never saw it
+    assert recorded["pending_order"] is not None
+    order_url = recorded["pending_order"]["url"]
+
+    res = project.apply()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"resuming order {order_url}" in res.stderr
+    assert " order https://" not in res.stderr.replace(f"resuming order {order_url}", "")
+    record = project.state("crash")
+    assert record["certificate"]["serial"] == kept_serial
+    assert record["pending_order"] is None
+    assert not (project.root / ".certplan" / "certs" / "crash" / "pending.json").exists()
+    assert os.path.exists(site.cert_path)
