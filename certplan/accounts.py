@@ -56,6 +56,7 @@ class Sessions:
         self.keystore = keystore
         self.timeout = timeout
         self._clients: dict[str, AcmeClient] = {}
+        self._failed: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -64,8 +65,16 @@ class Sessions:
             lock = self._locks.setdefault(ca_name, threading.Lock())
         target = CaTarget.of(self.project, ca_name)
         with lock:
+            if ca_name in self._failed:
+                # One try per CA and run: a CA that is down must not cost every
+                # certificate its own connection timeout.
+                raise AcmeError(f"{self._failed[ca_name]} (not retried in this run)")
             if ca_name not in self._clients:
-                self._clients[ca_name] = self._connect(target)
+                try:
+                    self._clients[ca_name] = self._connect(target)
+                except CertplanError as exc:
+                    self._failed[ca_name] = str(exc)
+                    raise
         return self._clients[ca_name], target
 
     def _connect(self, target: CaTarget) -> AcmeClient:

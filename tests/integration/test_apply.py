@@ -254,14 +254,17 @@ def test_lock_timeout_waits_for_the_other_apply(project: CertplanProject,
 
 def test_unreachable_ca_leaves_everything_as_it_was(tmp_path: Path) -> None:
     with own_stack(tmp_path, authz_reuse=0) as (project, site, pebble):
-        project.write_spec("u.toml", spec_toml("unr", ["unr.example.test"], site.webroot, site))
+        project.write_spec("u.toml", spec_toml("unr", ["unr.example.test"], site.webroot, site)
+                           + spec_toml("unr2", ["unr2.example.test"], site.webroot, None))
         assert project.apply().returncode == 0
         serial = project.state("unr")["certificate"]["serial"]
         before = project.state_bytes()
         files = (site.key_path.read_bytes(), site.cert_path.read_bytes())
         pebble.stop()
-        res = project.apply("--replace", "unr")
+        res = project.apply("--replace-all", "--parallel", "1")
         assert res.returncode == 1
+        assert "Apply: 0 done, 2 failed." in res.stdout
+        assert "(not retried in this run)" in res.stdout  # one connection attempt per CA
         assert "Traceback" not in res.stdout + res.stderr
         assert "unreachable" in (res.stdout + res.stderr).lower()
         assert project.state_bytes() == before
