@@ -43,6 +43,8 @@ demo: venv deps
 
 bench: venv deps
 	$(BIN)/python -m bench.plan_bench
+	$(BIN)/python -m bench.apply_bench
+	$(BIN)/python -m bench.dns_issuance
 
 clean:
 	rm -rf $(VENV) .demo
