@@ -38,7 +38,8 @@ def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return res
 
 
-def write_project(directory_url: str, http_port: int, dns_port: int | None) -> None:
+def write_project(directory_url: str, http_port: int, dns_port: int | None,
+                  https_port: int) -> None:
     config = (REPO / "certplan.toml").read_text()
     config = re.sub(r'directory = "https://127\.0\.0\.1:\d+/dir"',
                     f'directory = "{directory_url}"', config)
@@ -47,6 +48,9 @@ def write_project(directory_url: str, http_port: int, dns_port: int | None) -> N
         config += f'\n[dns]\nresolvers = ["127.0.0.1:{dns_port}"]\n'
     (DEMO / "certplan.toml").write_text(config)
     shutil.copytree(REPO / "specs", DEMO / "specs")
+    # the install target is the last table of demo.toml: prove the reload with a handshake
+    with (DEMO / "specs" / "demo.toml").open("a") as spec:
+        spec.write(f'verify = "127.0.0.1:{https_port}"\n')
 
 
 def main() -> None:
@@ -62,7 +66,8 @@ def main() -> None:
                             webroot=DEMO / "run" / "www")
         print(f"Pebble {pebble.directory_url}; nginx http :{nginx.http_port} "
               f"https :{nginx.https_port} (pids {pebble.pids + [nginx.pid]})")
-        write_project(pebble.directory_url, pebble.http_port, pebble.dns_port)
+        write_project(pebble.directory_url, pebble.http_port, pebble.dns_port,
+                      nginx.https_port)
         step("certplan plan: what would change, and why")
         run("plan")
         step("certplan apply --auto-approve: issue through ACME, install, reload nginx")

@@ -160,8 +160,9 @@ class Applier:
         for i in which:
             target: InstallTarget = targets[i]
             try:
-                result = INSTALLERS.get("files")().install(target, key_pem, leaf, chain,
-                                                           fullchain)
+                result = INSTALLERS.get("files")().install(
+                    target, key_pem, leaf, chain, fullchain,
+                    server_name=_sni_name(desired.spec.domains))
                 installs[i] = InstallRecord(target_digest=target_digest(target),
                                             files=result.files, installed_at=self.clock())
                 if result.changed:
@@ -215,3 +216,9 @@ def _providers(project: Project) -> dict[str, object]:
 
     return {name: PROVIDERS.get(entry.type)(name, entry.config)
             for name, entry in project.config.providers.items()}
+
+
+def _sni_name(domains: list[str]) -> str:
+    """The name a verifying handshake asks for: the first name that is not a wildcard."""
+    plain = [d for d in domains if not d.startswith("*.")]
+    return plain[0] if plain else "certplan-verify." + domains[0][2:]

@@ -116,11 +116,25 @@ class InstallTarget(_Model):
     group: str | None = None
     check: str | None = None
     reload: str | None = None
+    # After the reload, a TLS handshake to HOST:PORT must present the new certificate
+    # (SNI: verify_name, default the certificate's first name), else the old files
+    # are put back and reloaded.
+    verify: str | None = None
+    verify_name: str | None = None
     timeout: float = Field(default=60.0, gt=0, le=3600)
 
     _modes = field_validator("key_mode", "cert_mode", mode="before")(
         classmethod(lambda cls, v: _check_mode(v))
     )
+
+    @field_validator("verify")
+    @classmethod
+    def _verify(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f'{value!r}: expected HOST:PORT, e.g. "127.0.0.1:443"')
+        return value
 
     @model_validator(mode="after")
     def _some_file(self) -> InstallTarget:

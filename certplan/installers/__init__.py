@@ -23,7 +23,8 @@ class Installer(Protocol):
     name: str
 
     def install(self, target: InstallTarget, key_pem: bytes, leaf_pem: bytes, chain_pem: bytes,
-                fullchain_pem: bytes, *, force: bool = False) -> InstallResult:
+                fullchain_pem: bytes, *, force: bool = False,
+                server_name: str | None = None) -> InstallResult:
         """Write the target's files; run check and reload when something changed (or force)."""
 
 

@@ -17,15 +17,19 @@ import pwd
 import signal
 import stat
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from certplan.atomic import atomic_write, fsync_dir
-from certplan.crypto import sha256_hex
+from certplan.crypto import load_leaf, sha256_hex
 from certplan.errors import InstallError
 from certplan.spec import InstallTarget
 
 OUTPUT_TAIL = 2000
+VERIFY_TIMEOUT = 10.0  # seconds for the server to present the new certificate
 DIR_MODE = 0o755
 
 
@@ -159,7 +163,8 @@ class FilesInstaller:
     name = "files"
 
     def install(self, target: InstallTarget, key_pem: bytes, leaf_pem: bytes, chain_pem: bytes,
-                fullchain_pem: bytes, *, force: bool = False) -> InstallResult:
+                fullchain_pem: bytes, *, force: bool = False,
+                server_name: str | None = None) -> InstallResult:
         uid, gid = resolve_owner(target)
         contents = target_contents(target, key_pem, leaf_pem, chain_pem, fullchain_pem)
         modes = {path: target.mode_for(kind) for kind, path in target.files().items()}
@@ -180,7 +185,26 @@ class FilesInstaller:
             raise InstallError(f"cannot write {exc.filename or path}: {exc.strerror}; "
                                "files written so far were put back") from None
         ran = self._run_steps(target, olds, written)
+        if target.verify is not None:
+            self._verify(target, olds, written, leaf_pem, server_name or "localhost")
+            ran.append(f"verify {target.verify}")
         return InstallResult(files=hashes, changed=bool(todo), ran=ran)
+
+    def _verify(self, target: InstallTarget, olds: dict[str, _Old], written: list[str],
+                leaf_pem: bytes, server_name: str) -> None:
+        from certplan.installers.verify import wait_served
+
+        leaf_der = load_leaf(leaf_pem).public_bytes(serialization.Encoding.DER)
+        try:
+            wait_served(target, leaf_der, server_name,
+                        time.monotonic() + min(target.timeout, VERIFY_TIMEOUT))
+        except InstallError as exc:
+            _restore(olds, written)
+            note = "previous files restored"
+            if target.reload is not None:
+                again, _ = run_command(target.reload, target.timeout)
+                note += ", reloaded again" if again == 0 else ", and the reload failed"
+            raise InstallError(f"{exc}; {note}") from None
 
     def _run_steps(self, target: InstallTarget, olds: dict[str, _Old],
                    written: list[str]) -> list[str]:

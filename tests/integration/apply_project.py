@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def spec_toml(name: str, domains: list[str], webroot: Path, nginx: NginxServer | None,
-              check: str | None = None, extra: str = "") -> str:
+              check: str | None = None, extra: str = "", reload: str | None = None,
+              verify: bool = True) -> str:
     lines = [
         "[[certificate]]", f'name = "{name}"', f"domains = {json.dumps(domains)}", extra,
         "[certificate.challenge]", 'type = "http-01"', f'webroot = "{webroot}"',
@@ -29,8 +30,10 @@ def spec_toml(name: str, domains: list[str], webroot: Path, nginx: NginxServer |
             f'key_file = "{nginx.key_path}"',
             f'fullchain_file = "{nginx.cert_path}"',
             f'check = "{check or nginx.check_command}"',
-            f'reload = "{nginx.reload_command}"',
+            f'reload = "{reload or nginx.reload_command}"',
         ]
+        if verify:
+            lines.append(f'verify = "127.0.0.1:{nginx.https_port}"')
     return "\n".join(lines) + "\n"
 
 

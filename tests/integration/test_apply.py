@@ -341,3 +341,22 @@ def test_removed_spec_revokes_deletes_files_and_archives(project: CertplanProjec
     archived = list((project.root / ".certplan" / "archive").glob("gone-*"))
     assert len(archived) == 1
     assert project.plan_json()["changes"] == []
+
+
+def test_reload_that_changes_nothing_fails_verification_and_rolls_back(
+        project: CertplanProject, site: NginxServer) -> None:
+    project.write_spec("v.toml", spec_toml("ver", ["ver.example.test"], site.webroot, site))
+    res = project.apply()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"verify 127.0.0.1:{site.https_port}" in res.stderr  # the handshake was checked
+    old_serial = project.state("ver")["certificate"]["serial"]
+    old_files = (site.key_path.read_bytes(), site.cert_path.read_bytes())
+    # a reload command that does not reload: nginx keeps serving the old certificate
+    project.write_spec("v.toml", spec_toml("ver", ["ver.example.test"], site.webroot, site,
+                                           reload="true"))
+    res = project.apply("--replace", "ver")
+    assert res.returncode == 1
+    assert "the new certificate is not served after the reload" in res.stdout
+    assert "previous files restored" in res.stdout
+    assert (site.key_path.read_bytes(), site.cert_path.read_bytes()) == old_files
+    assert served_serial(site, "ver.example.test") == old_serial

@@ -122,6 +122,8 @@ CASES = [
          [f"{A}: certificate[0].install[0].cert_mode: write file modes as strings"]),
     Case("install-without-file", {A: cert(install='reload = "nginx -s reload"')},
          [f"{A}: certificate[0].install[0]: an install target needs at least one of key_file"]),
+    Case("verify-without-port", {A: cert(install='key_file = "/tmp/k"\nverify = "localhost"')},
+         [f"{A}: certificate[0].install[0].verify: 'localhost': expected HOST:PORT"]),
     Case("http01-port-zero", {C: CONFIG + "\n[http01]\nport = 0\n"},
          [f"{C}: http01.port: input should be greater than 0"]),
     Case("bad-email", {C: config_with('"ops@example.com"', '"ops"')},

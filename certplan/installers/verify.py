@@ -1,0 +1,55 @@
+"""After a reload: prove with a TLS handshake that the server presents the new
+certificate. A reload is asynchronous (nginx swaps its workers), and a server
+can accept a reload yet keep serving the old files; only a handshake tells."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Callable
+
+from certplan.errors import InstallError
+from certplan.spec import InstallTarget
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def served_leaf(host: str, port: int, server_name: str, timeout: float) -> bytes:
+    """DER of the leaf certificate presented to a fresh handshake (not verified:
+    we compare it byte for byte with what we installed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise OSError("the server presented no certificate")
+    return der
+
+
+def wait_served(target: InstallTarget, leaf_der: bytes, server_name: str, deadline: float,
+                clock: Callable[[], float] = time.monotonic,
+                sleep: Callable[[float], None] = time.sleep) -> None:
+    """Poll handshakes to `target.verify` until the new leaf is served, or InstallError."""
+    assert target.verify is not None
+    host, port = split_hostport(target.verify)
+    name = target.verify_name or server_name
+    interval, last = 0.02, "nothing answered"
+    while True:
+        try:
+            if served_leaf(host, port, name, max(0.2, min(5.0, deadline - clock()))) \
+                    == leaf_der:
+                return
+            last = "it still presents another certificate"
+        except (OSError, ssl.SSLError) as exc:
+            last = f"handshake failed: {exc}"
+        if clock() + interval > deadline:
+            raise InstallError(f"verify {target.verify} (SNI {name}): the new certificate is "
+                               f"not served after the reload; {last}")
+        sleep(interval)
+        interval = min(interval * 1.5, 0.5)
