@@ -138,6 +138,11 @@ class InstallTarget(_Model):
 
     @model_validator(mode="after")
     def _some_file(self) -> InstallTarget:
+        paths = list(self.files().values())
+        for path in paths:
+            if paths.count(path) > 1:
+                kinds = [k for k, p in self.files().items() if p == path]
+                raise ValueError(f"{path} is named by {' and '.join(kinds)}: one file, one kind")
         if not self.files():
             raise ValueError(
                 "an install target needs at least one of key_file, cert_file, chain_file, "
