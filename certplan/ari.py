@@ -26,7 +26,26 @@ class AriTarget:
     ca_bundle: str | None = None
 
 
-def parse_window(body: Any, retry_after: str | None) -> AriWindow:
+def retry_after_seconds(value: str | None, now: datetime) -> int | None:
+    """Retry-After as delta-seconds or an HTTP date (RFC 9110 10.2.3); None if absent/bad."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - now).total_seconds()))
+
+
+def parse_window(body: Any, retry_after: str | None,
+                 now: datetime | None = None) -> AriWindow:
     """Parse a renewalInfo answer; ValueError says what is malformed."""
     if not isinstance(body, dict) or not isinstance(body.get("suggestedWindow"), dict):
         raise ValueError("answer has no suggestedWindow object")
@@ -41,7 +60,7 @@ def parse_window(body: Any, retry_after: str | None) -> AriWindow:
     if end < start:
         raise ValueError("suggestedWindow ends before it starts")
     explanation = body.get("explanationURL")
-    seconds = int(retry_after) if retry_after and retry_after.strip().isdigit() else None
+    seconds = retry_after_seconds(retry_after, now or datetime.now(UTC))
     return AriWindow(start=start, end=end,
                      explanation_url=explanation if isinstance(explanation, str) else None,
                      retry_after=seconds)
@@ -113,7 +132,7 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0, get: Getter = 
                 if status >= 500:
                     failed.append(t)
                 return
-            windows[t.name] = parse_window(body, headers.get("Retry-After"))
+            windows[t.name] = parse_window(body, headers.get("Retry-After"), now)
             cache.put(AriCache.key(t.directory, t.cert_id), windows[t.name], now)
         except _DirectoryFailed as exc:
             notes[t.name] = str(exc)

@@ -22,8 +22,13 @@ def test_parse_window() -> None:
 
 
 def test_parse_window_optional_parts() -> None:
-    w = parse_window({"suggestedWindow": WINDOW, "explanationURL": 5}, "Wed, 21 Oct 2026 07:28:00")
+    w = parse_window({"suggestedWindow": WINDOW, "explanationURL": 5}, "in a while")
     assert w.explanation_url is None and w.retry_after is None
+    from datetime import UTC, datetime
+
+    dated = parse_window({"suggestedWindow": WINDOW}, "Wed, 21 Oct 2026 07:28:00 GMT",
+                         now=datetime(2026, 10, 21, 7, 0, tzinfo=UTC))
+    assert dated.retry_after == 28 * 60
     assert parse_window({"suggestedWindow": WINDOW}, None).retry_after is None
 
 
@@ -134,3 +139,16 @@ def test_fetch_two_cas(httpserver: HTTPServer) -> None:
     windows, notes = fetch_windows([target("www", url),
                                     target("x", httpserver.url_for("/other-dir"))])
     assert list(windows) == ["www"] and "x" in notes and calls == ["/other-dir"]
+
+
+def test_retry_after_as_http_date_is_seconds_from_now() -> None:
+    from datetime import UTC, datetime
+
+    from certplan.ari import retry_after_seconds
+
+    now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("Thu, 26 Nov 2026 18:00:00 GMT", now) == 6 * 3600
+    assert retry_after_seconds("Thu, 26 Nov 2026 11:00:00 GMT", now) == 0  # already past
+    assert retry_after_seconds("21600", now) == 21600
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
