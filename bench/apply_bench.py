@@ -28,6 +28,7 @@ from tabulate import tabulate
 
 from tests.servers.nginx import start_nginx
 from tests.servers.pebble import PebbleServer, start_pebble
+from tests.servers.project_config import pebble_config
 
 PEERS = {1: "uacme 0.94 s, certbot 2.74 s, lego 6.13 s, acme.sh 6.06 s",
          20: "uacme 13.9 s, certbot 54.5 s, lego 122 s, acme.sh 119 s (one command each)"}
@@ -67,19 +68,9 @@ def webroot_server(kind: str, base: Path, port: int) -> Iterator[Path]:
 
 def project(root: Path, pebble: PebbleServer, webroot: Path, count: int, tag: str) -> None:
     (root / "specs").mkdir(parents=True)
-    (root / "certplan.toml").write_text(f"""
-[defaults]
-ca = "pebble"
-email = "bench@example.test"
-agree_tos = true
-[ca.pebble]
-directory = "{pebble.directory_url}"
-ca_bundle = "{pebble.ca_bundle}"
-[http01]
-port = {pebble.http_port}
-[dns]
-resolvers = ["127.0.0.1:{pebble.dns_port}"]
-""")
+    (root / "certplan.toml").write_text(pebble_config(
+        pebble.directory_url, pebble.ca_bundle, pebble.http_port, email="bench@example.test",
+        resolvers=[f"127.0.0.1:{pebble.dns_port}"]))
     specs = "".join(f"""
 [[certificate]]
 name = "c{i}"

@@ -24,6 +24,7 @@ from tabulate import tabulate
 from tests.integration.apply_project import CertplanProject
 from tests.servers.bind import BindServer, start_bind
 from tests.servers.pebble import start_pebble
+from tests.servers.project_config import pebble_config
 
 PHASES = (("order", ": order https://"), ("dns ready", "challenge(s) in place"),
           ("issued", ": issued serial "))
@@ -40,29 +41,15 @@ def write_project(root: Path, ns1: BindServer, pebble_dir: str, pebble_bundle: s
                   http_port: int) -> None:
     (root / "specs").mkdir(parents=True)
     (root / "tsig.key").write_text(ns1.tsig_secret + "\n")
-    (root / "certplan.toml").write_text(f"""
-[defaults]
-ca = "pebble"
-email = "bench@example.test"
-agree_tos = true
-
-[ca.pebble]
-directory = "{pebble_dir}"
-ca_bundle = "{pebble_bundle}"
-
-[http01]
-port = {http_port}
-
-[dns]
-resolvers = ["{ns1.server}"]
-authoritative_port = {ns1.port}
-
-[providers.bind]
+    (root / "certplan.toml").write_text(pebble_config(
+        pebble_dir, pebble_bundle, http_port, email="bench@example.test",
+        resolvers=[ns1.server], authoritative_port=ns1.port,
+        extra=f"""[providers.bind]
 type = "rfc2136"
 server = "{ns1.server}"
 tsig_name = "{ns1.tsig_name}"
 tsig_secret = {{ file = "{root / 'tsig.key'}" }}
-""")
+"""))
     (root / "specs" / "wild.toml").write_text("""
 [[certificate]]
 name = "wild"

@@ -13,6 +13,7 @@ from typing import Any
 
 from tests.servers.nginx import NginxServer
 from tests.servers.pebble import PebbleServer
+from tests.servers.project_config import pebble_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,25 +46,10 @@ class CertplanProject:
 
     def write_config(self, directory: str | None = None, extra: str = "") -> None:
         directory = directory or self.pebble.directory_url
-        resolvers = f'resolvers = ["127.0.0.1:{self.pebble.dns_port}"]' \
-            if self.pebble.dns_port else ""
-        (self.root / "certplan.toml").write_text(f"""
-[defaults]
-ca = "pebble"
-email = "test@example.test"
-agree_tos = true
-
-[ca.pebble]
-directory = "{directory}"
-ca_bundle = "{self.pebble.ca_bundle}"
-
-[http01]
-port = {self.pebble.http_port}
-
-[dns]
-{resolvers}
-{extra}
-""")
+        resolvers = [f"127.0.0.1:{self.pebble.dns_port}"] if self.pebble.dns_port else None
+        (self.root / "certplan.toml").write_text(pebble_config(
+            directory, self.pebble.ca_bundle, self.pebble.http_port, resolvers=resolvers,
+            extra=extra))
         (self.root / "specs").mkdir(exist_ok=True)
 
     def write_spec(self, filename: str, text: str) -> None:

@@ -13,6 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.integration.apply_project import CertplanProject
 from tests.servers.pebble import PebbleServer
+from tests.servers.project_config import pebble_config
 
 PEBBLE26 = "/opt/pebble26/usr/bin/pebble"
 EMAIL = "test@example.test"
@@ -32,24 +33,9 @@ def make_project(root: Path, pebble: PebbleServer, *, email: str = EMAIL,
 def write_config(project: CertplanProject, *, email: str = EMAIL, ca_extra: str = "",
                  extra: str = "") -> None:
     pebble = project.pebble
-    (project.root / "certplan.toml").write_text(f"""
-[defaults]
-ca = "pebble"
-email = "{email}"
-agree_tos = true
-
-[ca.pebble]
-directory = "{pebble.directory_url}"
-ca_bundle = "{pebble.ca_bundle}"
-{ca_extra}
-
-[http01]
-port = {pebble.http_port}
-
-[dns]
-resolvers = ["127.0.0.1:{pebble.dns_port}"]
-{extra}
-""")
+    (project.root / "certplan.toml").write_text(pebble_config(
+        pebble.directory_url, pebble.ca_bundle, pebble.http_port, email=email,
+        resolvers=[f"127.0.0.1:{pebble.dns_port}"], ca_extra=ca_extra, extra=extra))
 
 
 def standalone_spec(project: CertplanProject, name: str, domains: list[str],
