@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -79,6 +80,10 @@ class Sessions:
 
     def _connect(self, target: CaTarget) -> AcmeClient:
         from certplan.ca import AcmeClient
+
+        if target.ca_bundle is not None and not os.access(target.ca_bundle, os.R_OK):
+            raise AcmeError(f"certplan.toml: ca.{target.name}.ca_bundle: cannot read "
+                            f"{target.ca_bundle}")
 
         key_pem = self.keystore.account_key(target.directory, target.email or "")
         client = AcmeClient.connect(target.directory, load_key(key_pem, source="account key"),

@@ -153,6 +153,12 @@ def _load_state(folder: Path) -> State:
     state = State(meta=None)
     if not folder.exists():
         return state
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as exc:
+        state.problems.append(Problem(str(folder), "", f"cannot read the state folder: "
+                                                       f"{exc.strerror}"))
+        return state
     meta_path = folder / META_FILE
     if meta_path.exists():
         data, problems = _read_json(meta_path)
@@ -162,7 +168,7 @@ def _load_state(folder: Path) -> State:
                 state.meta = StateMeta.model_validate(data)
             except ValidationError as exc:
                 state.problems += _problem_from(meta_path, exc)
-    for name in sorted(os.listdir(folder)):
+    for name in names:
         if not name.endswith(".json") or name.startswith((".", "_")):
             continue
         path = folder / name

@@ -235,6 +235,8 @@ CASES = [
     Case("state-name-mismatch", {"state/www.json": json.dumps(GOOD_STATE | {"name": "api"})},
          ["state/www.json: name: 'api' does not match the file name"]),
     Case("state-meta-corrupt", {"state/_state.json": "[1, 2"}, ["state/_state.json: not valid"]),
+    Case("state-folder-is-a-file", {"state": "not a folder\n"},
+         ["state: cannot read the state folder: Not a directory"]),
 ]
 
 
@@ -242,8 +244,10 @@ def make_case(root: Path, case: Case) -> Path:
     write_project(root, {"a.toml": cert()})
     for rel, content in case.files.items():
         path = root / rel
+        if path.is_dir():
+            shutil.rmtree(path)  # deleted, or replaced by a file
         if content is None:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            path.unlink(missing_ok=True)
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:

@@ -28,7 +28,12 @@ CERTPLAN = str(Path(sys.executable).parent / "certplan")
 
 
 def run(root: Path, *args: str) -> Result:
-    return CliRunner().invoke(app, ["-C", str(root), *args])
+    """In process; `-C` changes the working folder (like `git -C`), so restore it."""
+    here = os.getcwd()
+    try:
+        return CliRunner().invoke(app, ["-C", str(root), *args])
+    finally:
+        os.chdir(here)
 
 
 def settled(root: Path, now: datetime = NOW) -> Path:
@@ -205,3 +210,18 @@ def test_version_and_chdir_through_the_console_script(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "-C nowhere: no such folder" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_unreadable_ca_bundle_is_named_not_a_traceback(tmp_path: Path) -> None:
+    write_project(tmp_path, {"a.toml": '[[certificate]]\nname = "www"\ndomains = ["a.test"]\n'
+                                       'ca = "internal"\n[certificate.challenge]\n'
+                                       'type = "http-01"\nwebroot = "www"\n'})
+    config = tmp_path / "certplan.toml"
+    config.write_text(config.read_text().replace(
+        'directory = "https://acme.internal.example/directory"',
+        'directory = "https://127.0.0.1:1/directory"\nca_bundle = "missing.pem"'))
+    res = subprocess.run([CERTPLAN, "-C", str(tmp_path), "apply", "--auto-approve",
+                          "--no-refresh"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert "certplan.toml: ca.internal.ca_bundle: cannot read missing.pem" in res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
