@@ -16,6 +16,7 @@ from certplan.cli.common import (
     TargetOpt,
     _load,
     _make_plan,
+    _reload_state,
     app,
     fail,
     report,
@@ -94,13 +95,14 @@ def apply(
     try:
         project, _ = _load()
         with state_lock(project.state_dir, timeout=lock_timeout):
-            project, state = _load()
+            state = _reload_state(project)  # another apply may have moved it on
             if planfile is not None:
                 from certplan.planfile import load_plan
 
                 the_plan = load_plan(planfile, state, project)
             else:
-                _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh)
+                _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
+                                            loaded=(project, state))
             typer.echo(render_text(the_plan), nl=False)
             if the_plan.empty:
                 return

@@ -96,12 +96,23 @@ ReplaceOpt = Annotated[list[str] | None, typer.Option(
 ReplaceAllOpt = Annotated[bool, typer.Option("--replace-all", help="Renew every certificate.")]
 
 
+def _reload_state(project):  # type: ignore[no-untyped-def]
+    """The state again (e.g. once the apply lock is held); the specs stay as loaded."""
+    from certplan.state import load_state
+
+    state = load_state(project.state_dir)
+    if state.problems:
+        raise InputError(state.problems)
+    return state
+
+
 def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
-               at: str | None, refresh: bool):  # type: ignore[no-untyped-def]
+               at: str | None, refresh: bool, loaded=None):  # type: ignore[no-untyped-def]
+    """Plan from `loaded` (project, state), or from what `_load()` reads."""
     from certplan.observe import observe
     from certplan.plan import make_plan
 
-    project, state = _load()
+    project, state = loaded or _load()
     known = set(project.by_name()) | set(state.records)
     for name in (targets or []) + (replace or []):
         if name not in known:
