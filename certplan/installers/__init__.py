@@ -11,9 +11,7 @@ from certplan.installers.files import (
     FilesInstaller,
     InstallResult,
     delete_files,
-    observe_files,
     target_contents,
-    target_hashes,
 )
 from certplan.registry import Registry
 from certplan.spec import InstallTarget
@@ -32,4 +30,4 @@ INSTALLERS: Registry[type[Installer]] = Registry("installer")
 INSTALLERS.register("files", FilesInstaller)
 
 __all__ = ["INSTALLERS", "FilesInstaller", "InstallResult", "Installer", "delete_files",
-           "observe_files", "target_contents", "target_hashes"]
+           "target_contents"]

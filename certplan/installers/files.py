@@ -58,24 +58,6 @@ def target_contents(target: InstallTarget, key_pem: bytes, leaf_pem: bytes, chai
     return {path: by_kind[kind] for kind, path in target.files().items()}
 
 
-def target_hashes(target: InstallTarget, key_pem: bytes, leaf_pem: bytes, chain_pem: bytes,
-                  fullchain_pem: bytes) -> dict[str, str]:
-    """path -> SHA-256 hex of what this target should hold (for the planner)."""
-    contents = target_contents(target, key_pem, leaf_pem, chain_pem, fullchain_pem)
-    return {path: sha256_hex(data) for path, data in contents.items()}
-
-
-def observe_files(paths: list[str]) -> dict[str, str | None]:
-    """path -> SHA-256 hex of its content, or None when missing or unreadable."""
-    out: dict[str, str | None] = {}
-    for path in paths:
-        try:
-            out[path] = sha256_hex(Path(path).read_bytes())
-        except OSError:
-            out[path] = None
-    return out
-
-
 def delete_files(target: InstallTarget) -> list[str]:
     """Delete the files of `target`; returns those that existed. Missing files are fine."""
     deleted: list[str] = []

@@ -12,7 +12,8 @@ import pytest
 
 from certplan.crypto import sha256_hex
 from certplan.errors import InstallError
-from certplan.installers import INSTALLERS, FilesInstaller, delete_files, observe_files
+from certplan.installers import INSTALLERS, FilesInstaller, delete_files
+from certplan.observe import file_hashes as observe_files
 from certplan.spec import InstallTarget
 
 KEY, LEAF, CHAIN = b"key-one\n", b"leaf-one\n", b"chain-one\n"
