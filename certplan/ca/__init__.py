@@ -14,17 +14,17 @@ if TYPE_CHECKING:
     from certplan.ca.certs import ari_cert_id, choose_chain, split_pem_chain
     from certplan.ca.client import AcmeClient, DirectoryMeta, ReplacesRejected
     from certplan.ca.network import jwk_and_alg
-    from certplan.ca.orders import AriInfo, Order, PendingChallenge
+    from certplan.ca.orders import Order, PendingChallenge
 
 _WHERE = {
     "ari_cert_id": "certs", "choose_chain": "certs", "split_pem_chain": "certs",
     "AcmeClient": "client", "DirectoryMeta": "client", "ReplacesRejected": "client",
     "jwk_and_alg": "network",
-    "AriInfo": "orders", "Order": "orders", "PendingChallenge": "orders",
+    "Order": "orders", "PendingChallenge": "orders",
 }
 
 __all__ = [
-    "AcmeClient", "AriInfo", "DirectoryMeta", "Order", "PendingChallenge", "ReplacesRejected",
+    "AcmeClient", "DirectoryMeta", "Order", "PendingChallenge", "ReplacesRejected",
     "ari_cert_id", "choose_chain", "jwk_and_alg", "split_pem_chain",
 ]
 

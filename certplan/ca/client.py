@@ -11,7 +11,6 @@ in connect(), the account looked up once in ensure_account().
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from acme import messages
 from cryptography import x509
 
 from certplan import __version__
-from certplan.ca.certs import ari_cert_id
 from certplan.ca.network import (
     AccountKey,
     RetryingNetwork,
@@ -34,7 +32,6 @@ from certplan.ca.network import (
     translated_errors,
 )
 from certplan.ca.orders import (
-    AriInfo,
     DirectoryMeta,
     NewOrderWithReplaces,
     Order,
@@ -44,7 +41,6 @@ from certplan.ca.orders import (
     csr_names,
     domain_of,
     is_replaces_problem,
-    parse_renewal_info,
 )
 from certplan.ca.polling import Clock, Poller, Sleep, parse_retry_after
 from certplan.errors import AcmeError, ChallengeError
@@ -388,21 +384,6 @@ class AcmeClient:
                 chains.append(self._post_as_get(link["url"]).text)
         return chains
 
-    def renewal_info(self, cert_pem: str) -> AriInfo | None:
-        """RFC 9773 suggested renewal window; None when the CA serves no renewalInfo
-        or the certificate has expired (clients must not ask then)."""
-        try:
-            base = str(self._directory["renewalInfo"])
-        except KeyError:
-            return None
-        cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
-        if cert.not_valid_after_utc <= _now_utc():
-            return None
-        url = base.rstrip("/") + "/" + ari_cert_id(cert_pem)
-        with translated_errors(self.directory_url, f"the renewal information request {url}"):
-            response = self._net.get(url, content_type=self._net.JSON_CONTENT_TYPE)
-            return parse_renewal_info(response.json(), response.headers.get("Retry-After"))
-
     def revoke(self, cert_pem: str, reason: int = 0) -> None:
         """Revoke a certificate issued to this account (RFC 5280 reason code)."""
         self._require_account()
@@ -423,7 +404,3 @@ class AcmeClient:
             raise AcmeError(f"CA {self.directory_url}: no account yet "
                             "(ensure_account() must come first)")
         return self._net.account
-
-
-def _now_utc() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
 
 import josepy as jose
 from acme import messages
 from cryptography import x509
 
 from certplan.ca.network import problem_text
-from certplan.ca.polling import parse_retry_after
 from certplan.errors import AcmeError
 from certplan.validators.base import Challenge
 
@@ -68,33 +66,6 @@ class PendingChallenge:
     authz_url: str
     status: str           # the challenge's status when fetched: pending | processing
     body: messages.ChallengeBody
-
-
-@dataclass(frozen=True)
-class AriInfo:
-    """RFC 9773 renewal information: the suggested window (aware UTC)."""
-
-    start: datetime.datetime
-    end: datetime.datetime
-    explanation_url: str | None
-    retry_after_seconds: float | None
-
-
-def parse_renewal_info(body: dict[str, Any], retry_after: str | None) -> AriInfo:
-    """An RFC 9773 renewalInfo answer as AriInfo (start/end aware UTC)."""
-    window = body["suggestedWindow"]
-    start, end = _rfc3339(window["start"]), _rfc3339(window["end"])
-    if end < start:
-        raise ValueError(f"suggestedWindow ends before it starts ({start} > {end})")
-    return AriInfo(start=start, end=end, explanation_url=body.get("explanationURL"),
-                   retry_after_seconds=parse_retry_after(retry_after))
-
-
-def _rfc3339(text: str) -> datetime.datetime:
-    value = datetime.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {text!r}")
-    return value.astimezone(datetime.UTC)
 
 
 def csr_names(csr: x509.CertificateSigningRequest) -> list[str]:

@@ -4,7 +4,6 @@ rejection (RFC 9773), renewalInfo. A pytest-httpserver speaks the ACME side."""
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,11 +12,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from certplan.ca import AcmeClient, AriInfo, ReplacesRejected
+from certplan.ca import AcmeClient, ReplacesRejected
 from certplan.errors import AcmeError
 
 PROBLEM = "application/problem+json"
@@ -157,53 +155,9 @@ def test_other_order_problems_are_plain_acme_errors(httpserver: HTTPServer) -> N
                                  "rejectedIdentifier: no such TLD")
 
 
-def _cert_pem(not_after: datetime.datetime) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(0x87654321)
-            .not_valid_before(not_after - datetime.timedelta(days=90)).not_valid_after(not_after)
-            .add_extension(x509.AuthorityKeyIdentifier(
-                bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4"), None, None),
-                critical=False)
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-
-def test_renewal_info_window_and_retry_after(httpserver: HTTPServer) -> None:
-    ca = FakeCA(httpserver)
-    httpserver.expect_request("/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").respond_with_json(
-        {"suggestedWindow": {"start": "2031-01-02T04:00:00Z", "end": "2031-01-04T04:00:00+00:00"},
-         "explanationURL": "https://ca.example/why"}, headers={"Retry-After": "21600"})
-    client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
-        ec.SECP256R1()))
-    future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
-    info = client.renewal_info(_cert_pem(future))
-    utc = datetime.UTC
-    assert info == AriInfo(start=datetime.datetime(2031, 1, 2, 4, tzinfo=utc),
-                           end=datetime.datetime(2031, 1, 4, 4, tzinfo=utc),
-                           explanation_url="https://ca.example/why", retry_after_seconds=21600)
-    assert client.meta.renewal_info and ca.posts == []  # ARI is an unauthenticated GET
-
-
-def test_renewal_info_none_for_expired_certificate_or_ca_without_ari(
+def test_directory_says_whether_the_ca_serves_renewal_information(
         httpserver: HTTPServer) -> None:
     FakeCA(httpserver, renewal_info=False)
     client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
         ec.SECP256R1()))
-    future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
-    assert client.renewal_info(_cert_pem(future)) is None
-    assert not client.meta.renewal_info
-
-
-def test_renewal_info_bad_answer_is_an_acme_error(httpserver: HTTPServer) -> None:
-    FakeCA(httpserver)
-    httpserver.expect_request("/ari/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE").respond_with_json(
-        {"suggestedWindow": {"start": "2031-01-04T00:00:00Z", "end": "2031-01-02T00:00:00Z"}})
-    client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
-        ec.SECP256R1()))
-    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
-    assert client.renewal_info(_cert_pem(past)) is None  # expired: not asked at all
-    future = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
-    with pytest.raises(AcmeError, match="unexpected answer .*ends before it starts"):
-        client.renewal_info(_cert_pem(future))
+    assert not client.meta.renewal_info  # then no `replaces` is sent
