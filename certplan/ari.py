@@ -27,21 +27,11 @@ class AriTarget:
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> int | None:
-    """Retry-After as delta-seconds or an HTTP date (RFC 9110 10.2.3); None if absent/bad."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return int(text)
-    from email.utils import parsedate_to_datetime
+    """Retry-After as whole seconds (delta-seconds or an HTTP date); None if absent/bad."""
+    from certplan.ca.polling import parse_retry_after  # one parser for both uses
 
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0, int((when - now).total_seconds()))
+    seconds = parse_retry_after(value, now)
+    return None if seconds is None else int(seconds)
 
 
 def parse_window(body: Any, retry_after: str | None,
