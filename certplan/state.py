@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from certplan.atomic import atomic_write
+from certplan.atomic import atomic_write, fsync_dir
 from certplan.errors import Problem, StateError
 from certplan.gcpause import gc_paused
 from certplan.spec import OnRemove
@@ -232,15 +232,18 @@ class StateStore:
         path = self.folder / f"{record.name}.json"
         self._check_writable(path)
         meta = self._next_meta()
-        atomic_write(path, dump_json(record))
+        # Serial first: a crash between the two writes leaves a serial that moved
+        # without a change (saved plans refused: safe), never a change without one.
         atomic_write(self.folder / META_FILE, dump_json(meta))
+        atomic_write(path, dump_json(record))
         return meta
 
     def delete(self, name: str) -> StateMeta:
         meta = self._next_meta()
+        atomic_write(self.folder / META_FILE, dump_json(meta))  # serial first, as in write()
         path = self.folder / f"{name}.json"
         path.unlink(missing_ok=True)
-        atomic_write(self.folder / META_FILE, dump_json(meta))
+        fsync_dir(self.folder)
         return meta
 
 
