@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from certplan.atomic import atomic_write
 from certplan.errors import CertplanError
 
 CONFIG = '''\
@@ -69,5 +70,5 @@ def init_project(folder: Path) -> list[Path]:
         raise CertplanError("refusing to overwrite: " + ", ".join(str(p) for p in existing))
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(path, text.encode("utf-8"), 0o644)
     return list(files)
