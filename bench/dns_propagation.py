@@ -21,11 +21,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from certplan.dns01.providers import PROVIDERS
-from certplan.dns01.providers.base import Provider
-from certplan.dns01.settings import DnsSettings
-from certplan.dns01.validator import Dns01Validator
+from certplan.model.dns import DnsSettings
+from certplan.providers import PROVIDERS
+from certplan.providers.base import Provider
 from certplan.validators.base import Challenge
+from certplan.validators.dns01.validator import Dns01Validator
 from tests.servers.bind import BindServer, Zone, port_free_on, start_bind
 
 DELAYS = (0.0, 0.3, 1.0, 2.5)

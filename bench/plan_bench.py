@@ -50,8 +50,8 @@ def _spec(i: int, root: Path) -> str:
 
 
 def _record(i: int, root: Path) -> dict[str, object]:
-    from certplan.plan import spec_digest, target_digest
-    from certplan.spec import CertSpec, InstallTarget
+    from certplan.core.plan import spec_digest, target_digest
+    from certplan.model.spec import CertSpec, InstallTarget
 
     age = 70 if i % 10 == 0 else 20  # 1 in 10 past 2/3 of its 90 days: due
     nb = AT - timedelta(days=age)
@@ -100,10 +100,10 @@ def generate(root: Path, n: int) -> None:
 
 def in_process(root: Path) -> tuple[float, float, int]:
     """Best-of-3 seconds for loading and for make_plan; number of changes."""
-    from certplan.observe import observe
-    from certplan.plan import make_plan
-    from certplan.project import load_project
-    from certplan.state import load_state
+    from certplan.core.plan import make_plan
+    from certplan.load import load_project
+    from certplan.observe.gather import observe
+    from certplan.store.files import load_state
 
     loads, plans, changes = [], [], 0
     for _ in range(3):

@@ -11,7 +11,7 @@ import re
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from certplan.errors import AcmeError
+from certplan.model.errors import AcmeError
 
 _PEM_RE = re.compile(
     r"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)

@@ -43,8 +43,8 @@ from certplan.ca.orders import (
     is_replaces_problem,
 )
 from certplan.ca.polling import Clock, Poller, Sleep, parse_retry_after
-from certplan.errors import AcmeError, ChallengeError
-from certplan.validators.base import Challenge
+from certplan.model.challenge import Challenge
+from certplan.model.errors import AcmeError, ChallengeError
 
 ChallengeTypeFor = Callable[[str, bool], str]
 

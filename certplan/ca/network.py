@@ -21,7 +21,7 @@ from acme import errors as acme_errors
 from acme import messages
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from certplan.errors import AcmeError
+from certplan.model.errors import AcmeError
 
 AccountKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 

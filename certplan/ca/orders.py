@@ -10,8 +10,8 @@ from acme import messages
 from cryptography import x509
 
 from certplan.ca.network import problem_text
-from certplan.errors import AcmeError
-from certplan.validators.base import Challenge
+from certplan.model.challenge import Challenge
+from certplan.model.errors import AcmeError
 
 
 class NewOrderWithReplaces(messages.NewOrder):

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from certplan.cli.common import _load, account_app, app, ca_app, fail, report
-from certplan.errors import CertplanError
+from certplan.model.errors import CertplanError
 
 
 @ca_app.command("list")
@@ -16,7 +16,7 @@ def ca_list() -> None:
     """CA presets and the [ca.NAME] tables of certplan.toml."""
     from tabulate import tabulate
 
-    from certplan.presets import PRESETS
+    from certplan.model.presets import PRESETS
 
     rows = [[p.name, p.directory, "yes" if p.eab_required else "no", p.description]
             for p in PRESETS.values()]
@@ -58,11 +58,12 @@ def revoke(
         "--lock-timeout", min=0, help="Seconds to wait for a running apply.")] = 0.0,
 ) -> None:
     """Revoke the current certificate with the account key; the next plan issues anew."""
-    from certplan.accounts import Sessions
-    from certplan.keystore import Keystore
-    from certplan.lock import state_lock
-    from certplan.revoke import reason_code, revoke_recorded
-    from certplan.state import StateStore
+    from certplan.engine.revocation import reason_code
+    from certplan.engine.sessions import Sessions
+    from certplan.ops.revoke import revoke_recorded
+    from certplan.store.files import StateStore
+    from certplan.store.keystore import Keystore
+    from certplan.store.lock import state_lock
 
     try:
         reason_code(reason)
@@ -86,7 +87,7 @@ def account_list() -> None:
     """Account keys in the keystore (public facts and key thumbprints, never a key)."""
     from tabulate import tabulate
 
-    from certplan.account_ops import list_accounts
+    from certplan.ops.accounts import list_accounts
 
     try:
         project, _ = _load()
@@ -108,7 +109,7 @@ def account_show(
         "--remote/--local", help="Also ask the CA for the account's status.")] = True,
 ) -> None:
     """One account: directory, e-mail, URL, key type and thumbprint; status at the CA."""
-    from certplan.account_ops import show_account
+    from certplan.ops.accounts import show_account
 
     try:
         project, _ = _load()
@@ -129,8 +130,8 @@ def account_show(
 @account_app.command("deactivate")
 def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
     """Deactivate the account at the CA; its key is set aside, apply makes a new one."""
-    from certplan.account_ops import account_for, deactivate_account
-    from certplan.lock import state_lock
+    from certplan.ops.accounts import account_for, deactivate_account
+    from certplan.store.lock import state_lock
 
     try:
         project, _ = _load()
@@ -147,8 +148,8 @@ def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
 @account_app.command("rollover")
 def account_rollover(ca: CaArg = None) -> None:
     """Replace the account key (RFC 8555 key change); the account and its URL stay."""
-    from certplan.account_ops import rollover_account
-    from certplan.lock import state_lock
+    from certplan.ops.accounts import rollover_account
+    from certplan.store.lock import state_lock
 
     try:
         project, _ = _load()

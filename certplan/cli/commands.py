@@ -21,7 +21,7 @@ from certplan.cli.common import (
     fail,
     report,
 )
-from certplan.errors import CertplanError
+from certplan.model.errors import CertplanError
 
 
 @app.command()
@@ -51,14 +51,14 @@ def plan(
     = False,
 ) -> None:
     """Show what apply would do, and why."""
-    from certplan.render import RENDERERS
+    from certplan.core.render import RENDERERS
 
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
     try:
         project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
         if out is not None:
-            from certplan.planfile import save_plan
+            from certplan.ops.planfiles import save_plan
 
             save_plan(out, the_plan, state, project)
     except CertplanError as exc:
@@ -87,8 +87,8 @@ def apply(
         "--timeout", min=1, help="Seconds allowed per certificate.")] = 300.0,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
-    from certplan.lock import state_lock
-    from certplan.render import render_text
+    from certplan.core.render import render_text
+    from certplan.store.lock import state_lock
 
     if planfile is not None and (target or replace or replace_all):
         fail("a saved plan is applied exactly: --target and --replace belong to `plan`")
@@ -97,7 +97,7 @@ def apply(
         with state_lock(project.state_dir, timeout=lock_timeout):
             state = _reload_state(project)  # another apply may have moved it on
             if planfile is not None:
-                from certplan.planfile import load_plan
+                from certplan.ops.planfiles import load_plan
 
                 the_plan = load_plan(planfile, state, project)
             else:
@@ -124,8 +124,8 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project, state, the_plan, parallel: int, timeout: float):  # type: ignore[no-untyped-def]
-    from certplan.apply import Applier
-    from certplan.keystore import Keystore
+    from certplan.engine.apply import Applier
+    from certplan.store.keystore import Keystore
 
     warning = Keystore(project.keystore_dir).gitignore_warning(project.root)
     if warning:
@@ -161,7 +161,7 @@ def list_(
     """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
     from tabulate import tabulate
 
-    from certplan.inventory import rows
+    from certplan.ops.inventory import rows
 
     if fmt not in ("table", "json"):
         fail(f"--format {fmt!r}: choose table or json")
@@ -185,7 +185,7 @@ def list_(
 @app.command()
 def show(name: str) -> None:
     """Everything recorded for one certificate (state is public; no secret is shown)."""
-    from certplan.inventory import show as show_record
+    from certplan.ops.inventory import show as show_record
 
     try:
         _, state = _load()
@@ -200,7 +200,7 @@ def show(name: str) -> None:
 @app.command()
 def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = Path(".")) -> None:
     """Create a ready GitOps repository: certplan.toml, specs/, state/, .gitignore."""
-    from certplan.scaffold import init_project
+    from certplan.ops.scaffold import init_project
 
     target = folder if folder.is_absolute() else ROOT / folder
     try:
@@ -215,6 +215,6 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = P
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec and config files."""
-    from certplan.schema import json_schema
+    from certplan.ops.schema import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))

@@ -10,7 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from certplan import __version__
-from certplan.errors import CertplanError, InputError
+from certplan.model.errors import CertplanError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan and apply TLS certificates through ACME, like Terraform.")
@@ -60,8 +60,8 @@ def main_options(
 
 def _load():  # type: ignore[no-untyped-def]
     """Project and state, or every problem in both at once."""
-    from certplan.project import load_project
-    from certplan.state import load_state
+    from certplan.load import load_project
+    from certplan.store.files import load_state
 
     problems = []
     try:
@@ -98,7 +98,7 @@ ReplaceAllOpt = Annotated[bool, typer.Option("--replace-all", help="Renew every 
 
 def _reload_state(project):  # type: ignore[no-untyped-def]
     """The state again (e.g. once the apply lock is held); the specs stay as loaded."""
-    from certplan.state import load_state
+    from certplan.store.files import load_state
 
     state = load_state(project.state_dir)
     if state.problems:
@@ -109,8 +109,8 @@ def _reload_state(project):  # type: ignore[no-untyped-def]
 def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
                at: str | None, refresh: bool, loaded=None):  # type: ignore[no-untyped-def]
     """Plan from `loaded` (project, state), or from what `_load()` reads."""
-    from certplan.observe import observe
-    from certplan.plan import make_plan
+    from certplan.core.plan import make_plan
+    from certplan.observe.gather import observe
 
     project, state = loaded or _load()
     known = set(project.by_name()) | set(state.records)

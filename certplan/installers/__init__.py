@@ -13,8 +13,8 @@ from certplan.installers.files import (
     delete_files,
     target_contents,
 )
-from certplan.registry import Registry
-from certplan.spec import InstallTarget
+from certplan.model.registry import Registry
+from certplan.model.spec import InstallTarget
 
 
 class Installer(Protocol):

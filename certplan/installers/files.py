@@ -23,10 +23,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from certplan.atomic import atomic_write, fsync_dir
-from certplan.crypto import load_leaf, sha256_hex
-from certplan.errors import InstallError
-from certplan.spec import InstallTarget
+from certplan.model.crypto import load_leaf, sha256_hex
+from certplan.model.errors import InstallError
+from certplan.model.spec import InstallTarget
+from certplan.store.atomic import atomic_write, fsync_dir
 
 OUTPUT_TAIL = 2000
 VERIFY_TIMEOUT = 10.0  # seconds for the server to present the new certificate

@@ -9,8 +9,8 @@ import ssl
 import time
 from collections.abc import Callable
 
-from certplan.errors import InstallError
-from certplan.spec import InstallTarget
+from certplan.model.errors import InstallError
+from certplan.model.spec import InstallTarget
 
 
 def split_hostport(value: str) -> tuple[str, int]:

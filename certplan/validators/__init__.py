@@ -1,9 +1,8 @@
 """Validators: prove control of names to the CA.
 
 VALIDATORS maps a validator name to a factory `(rule, context) -> Validator`:
-"webroot" and "standalone" (http-01) are registered here; dns-01 registers
-"dns-01" the same way (from its own module), and `build_validator` finds it
-by name. `validator_name(rule)` says which name a challenge rule needs.
+"webroot" and "standalone" (http-01) and "dns-01" are registered here, and
+`build_validator` finds one by name. `validator_name(rule)` says which name a challenge rule needs.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from certplan.registry import Registry
-from certplan.spec import ChallengeRule
+from certplan.model.errors import CertplanError
+from certplan.model.registry import Registry
+from certplan.model.spec import ChallengeRule
 from certplan.validators.base import Challenge, Validator
 from certplan.validators.http01 import StandaloneValidator, WebrootValidator
 
@@ -55,8 +55,19 @@ def _standalone(rule: ChallengeRule, ctx: ValidatorContext) -> Validator:
                                port=ctx.http01_port, resolvers=list(ctx.resolvers))
 
 
+def _dns01(rule: ChallengeRule, ctx: ValidatorContext) -> Validator:
+    """A rule's provider (built from certplan.toml), the [dns] settings, its alias."""
+    from certplan.validators.dns01.validator import Dns01Validator
+
+    providers = ctx.extra.get("providers", {})
+    if rule.provider not in providers:
+        raise CertplanError(f"dns-01: provider {rule.provider!r} is not declared")
+    return Dns01Validator(providers[rule.provider], ctx.extra["dns"], alias=rule.alias)
+
+
 VALIDATORS.register("webroot", _webroot)
 VALIDATORS.register("standalone", _standalone)
+VALIDATORS.register("dns-01", _dns01)
 
 __all__ = ["VALIDATORS", "Challenge", "StandaloneValidator", "Validator", "ValidatorContext",
            "ValidatorFactory", "WebrootValidator", "build_validator", "validator_name"]

@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from certplan.errors import ChallengeError
-from certplan.validators.base import Challenge
+from certplan.model.challenge import Challenge
+from certplan.model.errors import ChallengeError
 
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

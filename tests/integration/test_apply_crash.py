@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from certplan.apply import Applier
-from certplan.crypto import cert_info
-from certplan.keystore import Keystore
-from certplan.plan import Observations, make_plan
-from certplan.project import load_project
-from certplan.state import CertRecord, StateStore, load_state
+from certplan.core.plan import make_plan
+from certplan.engine.apply import Applier
+from certplan.load import load_project
+from certplan.model.crypto import cert_info
+from certplan.model.observed import Observations
+from certplan.model.records import CertRecord
+from certplan.store.files import StateStore, load_state
+from certplan.store.keystore import Keystore
 from tests.integration.apply_project import CertplanProject, spec_toml
 from tests.servers.nginx import NginxServer, start_nginx
 from tests.servers.pebble import PebbleServer, start_pebble

@@ -21,7 +21,7 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
 from certplan.ca import AcmeClient, Order, choose_chain, split_pem_chain
-from certplan.errors import AcmeError, ChallengeError
+from certplan.model.errors import AcmeError, ChallengeError
 from tests.servers.pebble import PebbleServer, pebble, pebble_factory  # noqa: F401
 from tests.servers.ports import free_port
 

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from certplan.dns01 import names, propagation
-from certplan.dns01.providers import PROVIDERS
-from certplan.dns01.providers.base import Provider
-from certplan.dns01.settings import DnsSettings
-from certplan.dns01.validator import Dns01Validator
-from certplan.errors import ChallengeError, PropagationError, ProviderError
-from certplan.validators.base import Challenge
+from certplan.model.challenge import Challenge
+from certplan.model.dns import DnsSettings
+from certplan.model.errors import ChallengeError, PropagationError, ProviderError
+from certplan.providers import PROVIDERS
+from certplan.providers.base import Provider
+from certplan.validators.dns01 import names, propagation
+from certplan.validators.dns01.validator import Dns01Validator
 from tests.servers.bind import (  # noqa: F401  (fixtures)
     BindServer,
     bind_server_fixture,

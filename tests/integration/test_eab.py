@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from certplan.accounts import Sessions
-from certplan.errors import AcmeError
-from certplan.keystore import Keystore
-from certplan.presets import PRESETS, CaPreset
-from certplan.project import load_project
+from certplan.engine.sessions import Sessions
+from certplan.load import load_project
+from certplan.model.errors import AcmeError
+from certplan.model.presets import PRESETS, CaPreset
+from certplan.store.keystore import Keystore
 from tests.integration.apply_project import CertplanProject
 from tests.integration.modern_project import (
     assert_clean_failure,

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from certplan.errors import ChallengeError
-from certplan.spec import ChallengeRule
+from certplan.model.challenge import Challenge
+from certplan.model.errors import ChallengeError
+from certplan.model.spec import ChallengeRule
 from certplan.validators import (
     VALIDATORS,
     StandaloneValidator,
@@ -26,7 +27,6 @@ from certplan.validators import (
     build_validator,
     validator_name,
 )
-from certplan.validators.base import Challenge
 from tests.servers.nginx import NginxServer, nginx  # noqa: F401 - fixture
 from tests.servers.ports import free_port, stop, wait_for_port
 

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from certplan import crypto
-from certplan.errors import InstallError
 from certplan.installers import FilesInstaller
-from certplan.spec import InstallTarget
+from certplan.model import crypto
+from certplan.model.errors import InstallError
+from certplan.model.spec import InstallTarget
 from tests.servers.nginx import NginxServer, nginx  # noqa: F401 - fixture
 from tests.unit.test_crypto import issue
 

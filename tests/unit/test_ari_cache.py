@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from certplan.ari import AriTarget, fetch_windows
-from certplan.ari_cache import next_fetch
+from certplan.observe.ari import AriTarget, fetch_windows
+from certplan.observe.ari_cache import next_fetch
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 WINDOW = {"start": "2026-08-01T00:00:00Z", "end": "2026-08-03T00:00:00Z"}

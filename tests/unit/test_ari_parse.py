@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from certplan.ari import AriTarget, fetch_windows, parse_window
+from certplan.observe.ari import AriTarget, fetch_windows, parse_window
 
 WINDOW = {"start": "2026-07-01T00:00:00Z", "end": "2026-07-03T12:00:00.123456789Z"}
 
@@ -144,7 +144,7 @@ def test_fetch_two_cas(httpserver: HTTPServer) -> None:
 def test_retry_after_as_http_date_is_seconds_from_now() -> None:
     from datetime import UTC, datetime
 
-    from certplan.ari import retry_after_seconds
+    from certplan.observe.ari import retry_after_seconds
 
     now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("Thu, 26 Nov 2026 18:00:00 GMT", now) == 6 * 3600

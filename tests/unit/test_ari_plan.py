@@ -9,8 +9,9 @@ from typing import Any
 
 from pytest_httpserver import HTTPServer
 
-from certplan.ari import AriTarget, fetch_windows
-from certplan.plan import Action, Observations
+from certplan.core.plan import Action
+from certplan.model.observed import Observations
+from certplan.observe.ari import AriTarget, fetch_windows
 from tests.unit.test_plan import DAY, NOW, desired, only, plan_of, record
 
 

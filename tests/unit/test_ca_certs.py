@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certplan.ca.certs import ari_cert_id, choose_chain, split_pem_chain
-from certplan.errors import AcmeError
+from certplan.model.errors import AcmeError
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 # RFC 9773 section 4.1 example: AKI keyIdentifier and serial 0x0087654321.

@@ -9,7 +9,7 @@ from acme import messages
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certplan.ca.network import jwk_and_alg, problem_text, translated_errors
-from certplan.errors import AcmeError
+from certplan.model.errors import AcmeError
 
 URL = "https://ca.example/dir"
 

@@ -16,7 +16,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
 from certplan.ca import AcmeClient, ReplacesRejected
-from certplan.errors import AcmeError
+from certplan.model.errors import AcmeError
 
 PROBLEM = "application/problem+json"
 

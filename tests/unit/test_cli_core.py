@@ -15,10 +15,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from certplan.cli import app
-from certplan.errors import StalePlanError
-from certplan.planfile import load_plan
-from certplan.project import load_project
-from certplan.state import InstallRecord, StateStore, load_state
+from certplan.load import load_project
+from certplan.model.errors import StalePlanError
+from certplan.model.records import InstallRecord
+from certplan.ops.planfiles import load_plan
+from certplan.store.files import StateStore, load_state
 from tests.unit.test_plan import record
 from tests.unit.test_project import write_project
 

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from certplan import crypto
-from certplan.errors import CertplanError
+from certplan.model import crypto
+from certplan.model.errors import CertplanError
 
 NOW = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from certplan.dns01.names import alias_record_name, effective_name, normalize, record_name
+from certplan.validators.dns01.names import (
+    alias_record_name,
+    effective_name,
+    normalize,
+    record_name,
+)
 
 
 def test_record_names() -> None:

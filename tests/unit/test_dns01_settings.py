@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from certplan.dns01.settings import DnsSettings, parse_hostport, parse_ip_port
+from certplan.model.dns import DnsSettings, parse_hostport, parse_ip_port
 
 
 @pytest.mark.parametrize(("text", "expected"), [

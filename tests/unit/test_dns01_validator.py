@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from certplan.dns01.providers import PROVIDERS
-from certplan.dns01.settings import DnsSettings
-from certplan.dns01.validator import Dns01Validator
-from certplan.errors import ChallengeError, ProviderError
-from certplan.validators.base import Challenge
+from certplan.model.challenge import Challenge
+from certplan.model.dns import DnsSettings
+from certplan.model.errors import ChallengeError, ProviderError
+from certplan.providers import PROVIDERS
+from certplan.validators.dns01.validator import Dns01Validator
 
 SCRIPT = """\
 import os, sys

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from certplan.eab_fetch import fetch_eab_by_email
-from certplan.errors import AcmeError
-from certplan.presets import PRESETS
+from certplan.ca.eab import fetch_eab_by_email
+from certplan.model.errors import AcmeError
+from certplan.model.presets import PRESETS
 from tests.servers.ports import free_port
 
 SECRET = "c2VjcmV0LWhtYWMta2V5LW5ldmVyLXNob3du"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from certplan.crypto import sha256_hex
-from certplan.errors import InstallError
 from certplan.installers import INSTALLERS, FilesInstaller, delete_files
-from certplan.observe import file_hashes as observe_files
-from certplan.spec import InstallTarget
+from certplan.model.crypto import sha256_hex
+from certplan.model.errors import InstallError
+from certplan.model.spec import InstallTarget
+from certplan.observe.gather import file_hashes as observe_files
 
 KEY, LEAF, CHAIN = b"key-one\n", b"leaf-one\n", b"chain-one\n"
 NEW_KEY, NEW_LEAF = b"key-two\n", b"leaf-two\n"

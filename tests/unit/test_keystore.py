@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from certplan import crypto
-from certplan.keystore import Keystore, KeystoreError
+from certplan.model import crypto
+from certplan.store.keystore import Keystore, KeystoreError
 from tests.unit.test_crypto import issue
 
 DIR = "https://ca.example/dir"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from certplan.errors import LockError
-from certplan.lock import LOCK_NAME, state_lock
+from certplan.model.errors import LockError
+from certplan.store.lock import LOCK_NAME, state_lock
 
 HOLDER = """
 import sys
 from pathlib import Path
-from certplan.lock import state_lock
+from certplan.store.lock import state_lock
 with state_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     sys.stdin.readline()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from certplan.plan import (
+from certplan.core.plan import (
     Action,
     Observations,
     Plan,
@@ -19,11 +19,12 @@ from certplan.plan import (
     spec_digest,
     target_digest,
 )
-from certplan.policy import AriWindow, ari_pick
-from certplan.presets import PRESETS
-from certplan.project import Desired
-from certplan.spec import CertSpec, InstallTarget
-from certplan.state import CertFacts, CertRecord, InstallRecord, PendingOrder, Revocation
+from certplan.core.policy import ari_pick
+from certplan.model.observed import AriWindow
+from certplan.model.presets import PRESETS
+from certplan.model.project import Desired
+from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, Revocation
+from certplan.model.spec import CertSpec, InstallTarget
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LE = PRESETS["letsencrypt"].directory
@@ -411,8 +412,8 @@ def test_unfinished_renewal_order_is_resumed_even_when_not_due() -> None:
 
 
 def test_failed_install_is_installed_again() -> None:
-    from certplan.plan import FAILED_INSTALL
-    from certplan.state import InstallRecord
+    from certplan.core.plan import FAILED_INSTALL
+    from certplan.model.records import InstallRecord
 
     d = desired(install=[InstallTarget(fullchain_file="/etc/ssl/a.pem")])
     rec = record(d, installs=[InstallRecord(target_digest=FAILED_INSTALL, files={},

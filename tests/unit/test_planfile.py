@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from certplan.errors import CertplanError, StalePlanError
-from certplan.plan import Observations, Plan, make_plan
-from certplan.planfile import KIND, load_plan, save_plan
-from certplan.project import Project, load_project
-from certplan.state import META_FILE, StateStore, load_state
+from certplan.core.plan import Plan, make_plan
+from certplan.core.planfile import KIND
+from certplan.load import load_project
+from certplan.model.errors import CertplanError, StalePlanError
+from certplan.model.observed import Observations
+from certplan.model.project import Project
+from certplan.ops.planfiles import load_plan, save_plan
+from certplan.store.files import META_FILE, StateStore, load_state
 from tests.unit.test_plan import desired, record
 from tests.unit.test_project import write_project
 
@@ -100,7 +103,7 @@ def test_damaged_body(tmp_path: Path) -> None:
     state = load_state(project.state_dir)
     save_plan(out, fresh_plan(project), state, project)
     doc = json.loads(out.read_text())
-    del doc["plan"]["changes"][0]["reasons"]
+    del doc["changes"][0]["reasons"]
     out.write_text(json.dumps(doc))
     with pytest.raises(CertplanError, match="saved plan is damaged"):
         load_plan(out, state, project)

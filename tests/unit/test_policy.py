@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from certplan.policy import AriWindow, ari_pick, day, moment, schedule
+from certplan.core.policy import ari_pick, day, moment, schedule
+from certplan.model.observed import AriWindow
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 D = timedelta(days=1)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from certplan.errors import InputError
-from certplan.presets import PRESETS
-from certplan.project import load_project
+from certplan.load import load_project
+from certplan.model.errors import InputError
+from certplan.model.presets import PRESETS
 
 CONFIG = """\
 [defaults]
@@ -145,7 +145,7 @@ FAST_PATH_NAMES = [
 
 @pytest.mark.parametrize("name", FAST_PATH_NAMES)
 def test_domain_fast_path_agrees_with_the_full_rules(name: str) -> None:
-    from certplan import domains
+    from certplan.model import domains
 
     assert domains._PLAIN.fullmatch(name.strip().rstrip(".").lower())
     assert domains.normalise_domain(name) == domains._normalise_full(name)

@@ -17,10 +17,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from certplan.dns01.providers import PROVIDERS
-from certplan.dns01.providers.aliyun import sign, string_to_sign
-from certplan.dns01.providers.base import Provider
-from certplan.errors import ProviderError
+from certplan.model.errors import ProviderError
+from certplan.providers import PROVIDERS
+from certplan.providers.aliyun import sign, string_to_sign
+from certplan.providers.base import Provider
 
 KEY_ID, SECRET = "LTAI-test-id", "test/secret+with=chars"
 NAME = "_acme-challenge.www.example.com"

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from certplan.dns01.providers import PROVIDERS
-from certplan.dns01.providers.base import Provider
-from certplan.errors import ProviderError
+from certplan.model.errors import ProviderError
+from certplan.providers import PROVIDERS
+from certplan.providers.base import Provider
 
 TOKEN = "cf-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from certplan.dns01.providers import PROVIDERS
-from certplan.dns01.providers.base import Provider
-from certplan.errors import ProviderError
+from certplan.model.errors import ProviderError
+from certplan.providers import PROVIDERS
+from certplan.providers.base import Provider
 
 SCRIPT = """\
 import os, sys

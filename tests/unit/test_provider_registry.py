@@ -8,8 +8,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from certplan.dns01.providers import PROVIDERS, Provider, ProviderConfig
-from certplan.errors import RegistryError
+from certplan.model.errors import RegistryError
+from certplan.providers import PROVIDERS, Provider, ProviderConfig
 
 
 def test_builtin_providers_are_registered() -> None:
@@ -50,7 +50,7 @@ def test_validation_reads_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_importing_the_registry_is_cheap() -> None:
-    code = ("import sys, certplan.dns01.providers, certplan.dns01.settings;"
+    code = ("import sys, certplan.providers, certplan.model.dns;"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('dns', 'requests', 'subprocess', 'acme')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from certplan.plan import Observations, Plan, make_plan
-from certplan.render import RENDERERS, plan_json, render_text, summary
+from certplan.core.plan import Plan, make_plan
+from certplan.core.render import RENDERERS, plan_json, render_text, summary
+from certplan.model.observed import Observations
 from tests.unit.test_plan import DAY, NOW, desired, fleet, record, target
 
 GOLDEN = Path(__file__).parent / "golden"

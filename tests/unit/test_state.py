@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from certplan.errors import StateError
-from certplan.state import META_FILE, CertRecord, StateStore, load_state
+from certplan.model.errors import StateError
+from certplan.model.records import CertRecord
+from certplan.store.files import META_FILE, StateStore, load_state
 from tests.unit.test_plan import desired, record, target
 
 
@@ -117,7 +118,7 @@ def test_missing_folder_is_empty_state(tmp_path: Path) -> None:
 
 def test_hidden_and_lock_files_ignored(tmp_path: Path) -> None:
     StateStore(tmp_path).write(full_record())
-    (tmp_path / ".certplan.lock").write_text("123\n")
+    (tmp_path / ".certplan.store.lock").write_text("123\n")
     (tmp_path / ".www.json.certplan-1-ab.tmp").write_text("{")
     (tmp_path / ".gitkeep").write_text("")
     state = load_state(tmp_path)

@@ -1,0 +1,253 @@
+"""The pure planning core: desired specs + recorded state + observations -> Plan.
+
+No network, no clock, no file I/O: `now` and everything observed come in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from certplan.core.policy import Schedule, day, moment, schedule
+from certplan.model.observed import Observations
+from certplan.model.project import Desired
+from certplan.model.records import CertRecord
+from certplan.model.spec import CertSpec, InstallTarget
+
+# Fewer than this many hours between renewal time and expiry is a warning: with
+# the recommended hourly `apply`, a few failed runs in a row would let it lapse.
+SHORT_MARGIN = timedelta(hours=24)
+# target_digest recorded for an install target whose check or reload failed
+FAILED_INSTALL = "failed"
+
+
+class Action(StrEnum):
+    ISSUE = "issue"
+    RENEW = "renew"
+    INSTALL = "install"
+    REMOVE = "remove"
+    NOOP = "noop"
+
+    @property
+    def symbol(self) -> str:
+        return {"issue": "+", "renew": "~", "install": ">", "remove": "-", "noop": "="}[self.value]
+
+
+ORDER = [Action.ISSUE, Action.RENEW, Action.INSTALL, Action.REMOVE, Action.NOOP]
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    action: Action
+    reasons: tuple[str, ...]
+    domains: tuple[str, ...]
+    ca: str | None = None
+    key: str | None = None
+    renew_at: datetime | None = None
+    not_after: datetime | None = None
+    install_targets: tuple[int, ...] = ()
+    revoke: bool = False
+    delete_files: bool = False
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True)
+class Plan:
+    now: datetime
+    changes: tuple[Change, ...]
+    noops: tuple[Change, ...]
+    warnings: tuple[str, ...] = ()
+    ari_refreshed: bool = False
+
+    def counts(self) -> dict[Action, int]:
+        out: dict[Action, int] = {a: 0 for a in ORDER if a is not Action.NOOP}
+        for c in self.changes:
+            out[c.action] += 1
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+def target_digest(target: InstallTarget) -> str:
+    """Digest of an install target's definition (field name = value, in field order)."""
+    data = "\n".join(f"{k}={v!r}" for k, v in target.__dict__.items()).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def spec_digest(spec: CertSpec, directory: str) -> str:
+    """Digest of the fields that force a new certificate."""
+    data = {"domains": spec.domains, "key": spec.key, "directory": directory,
+            "profile": spec.profile}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _forced(d: Desired, rec: CertRecord) -> list[str]:
+    spec, reasons = d.spec, []
+    # The order of the other names does not matter; the main domain (first) does.
+    if set(spec.domains) != set(rec.domains) or spec.domains[0] != rec.domains[0]:
+        added = [x for x in spec.domains if x not in rec.domains]
+        removed = [x for x in rec.domains if x not in spec.domains]
+        parts = [f"+{x}" for x in added] + [f"-{x}" for x in removed]
+        if not parts:
+            parts = [f"main domain {rec.domains[0]} -> {spec.domains[0]}"]
+        reasons.append("domains: " + " ".join(parts))
+    if spec.key != rec.key_type:
+        reasons.append(f"key: {rec.key_type} -> {spec.key}")
+    cas = list(spec.ca or [])
+    if rec.ca not in cas:
+        reasons.append(f"ca: {rec.ca} -> {cas[0]}")
+    elif d.directories[cas.index(rec.ca)] != rec.ca_directory:
+        reasons.append(f"ca {rec.ca}: directory {rec.ca_directory} -> "
+                       f"{d.directories[cas.index(rec.ca)]}")
+    if spec.profile != rec.profile:
+        reasons.append(f"profile: {rec.profile or '(CA default)'} -> "
+                       f"{spec.profile or '(CA default)'}")
+    return reasons
+
+
+def _install_reasons(spec: CertSpec, rec: CertRecord,
+                     files: Mapping[str, str | None]) -> tuple[list[str], list[int]]:
+    reasons, targets = [], []
+    for i, target in enumerate(spec.install):
+        label = f"install[{i}]"
+        done = rec.installs[i] if i < len(rec.installs) else None
+        why = None
+        if done is None:
+            why = f"{label}: new target"
+        elif done.target_digest == FAILED_INSTALL:
+            why = f"{label}: the last install failed; installing again"
+        elif done.target_digest != target_digest(target):
+            why = f"{label}: target changed"
+        else:
+            for path, sha in sorted(done.files.items()):
+                seen = files.get(path)
+                if seen is None:
+                    why = f"{label}: {path} is missing"
+                    break
+                if seen != sha:
+                    why = f"{label}: {path} drifted (changed on disk)"
+                    break
+        if why:
+            reasons.append(why)
+            targets.append(i)
+    return reasons, targets
+
+
+def _schedule_for(d: Desired, rec: CertRecord, obs: Observations) -> Schedule:
+    cert = rec.certificate
+    assert cert is not None
+    return schedule(d.spec.name, cert.serial, cert.not_before, cert.not_after,
+                    d.spec.renew_before_days, obs.ari.get(d.spec.name))
+
+
+def _renew_reason(sch: Schedule, obs: Observations, name: str) -> str:
+    text = f"renewal window opened {moment(sch.renew_at)} ({sch.detail})"
+    window = obs.ari.get(name)
+    if sch.basis == "ari" and window is not None and window.explanation_url:
+        text += f"; CA explains: {window.explanation_url}"
+    return text
+
+
+def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: datetime,
+              forced: bool) -> Change:
+    spec = d.spec
+    renew_at: datetime | None = None
+    not_after: datetime | None = None
+
+    def mk(action: Action, *why: str, targets: tuple[int, ...] = ()) -> Change:
+        return Change(name=spec.name, action=action, reasons=why,
+                      domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
+                      key=spec.key, renew_at=renew_at, not_after=not_after,
+                      install_targets=targets)
+
+    if rec is None:
+        return mk(Action.ISSUE, "new certificate")
+    reasons = _forced(d, rec)
+    if reasons:
+        return mk(Action.ISSUE, *reasons)
+    cert = rec.certificate
+    if cert is None:
+        if rec.pending_order is not None:
+            return mk(Action.ISSUE,
+                      f"order from {moment(rec.pending_order.created_at)} is resumed")
+        return mk(Action.ISSUE, "no certificate recorded yet")
+    if rec.revoked is not None and rec.revoked.serial == cert.serial:
+        return mk(Action.ISSUE, f"serial {cert.serial} was revoked "
+                                f"{day(rec.revoked.revoked_at)} ({rec.revoked.reason})")
+    sch = _schedule_for(d, rec, obs)
+    renew_at, not_after = sch.renew_at, cert.not_after
+    if rec.pending_order is not None:
+        return mk(Action.RENEW, f"unfinished order from "
+                                f"{moment(rec.pending_order.created_at)} is resumed")
+    if forced:
+        return mk(Action.RENEW, "forced (--replace)")
+    if now >= cert.not_after:
+        return mk(Action.RENEW, f"expired {moment(cert.not_after)}")
+    if now >= sch.renew_at:
+        return mk(Action.RENEW, _renew_reason(sch, obs, spec.name))
+    inst_reasons, targets = _install_reasons(spec, rec, obs.files)
+    if inst_reasons:
+        return mk(Action.INSTALL, *inst_reasons, targets=tuple(targets))
+    note = f"next renewal {moment(sch.renew_at)} ({sch.detail}); expires {day(cert.not_after)}"
+    if spec.name in obs.ari_notes:
+        note += f"; ARI: {obs.ari_notes[spec.name]}"
+    window = obs.ari.get(spec.name)
+    if sch.basis == "ari" and window is not None and window.explanation_url:
+        note += f"; CA explains: {window.explanation_url}"
+    return mk(Action.NOOP, note)
+
+
+def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str]:
+    if rec is None or rec.certificate is None:
+        return []
+    cert = rec.certificate
+    sch = _schedule_for(d, rec, obs)
+    margin = cert.not_after - sch.renew_at
+    if margin < SHORT_MARGIN:
+        hours = margin.total_seconds() / 3600
+        return [f"{d.spec.name}: only {hours:.1f} h between renewal time and expiry; run "
+                f"`certplan apply` at least hourly (see README, short-lived certificates)"]
+    return []
+
+
+def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
+              obs: Observations, now: datetime, *, replace: Collection[str] = (),
+              replace_all: bool = False, targets: Collection[str] | None = None) -> Plan:
+    """Compare what is wanted with what was done; explain every change."""
+    wanted = {d.spec.name for d in desired}
+    chosen = (lambda n: n in targets) if targets else (lambda n: True)
+    changes: list[Change] = []
+    warnings: list[str] = []
+    for d in desired:
+        if not chosen(d.spec.name):
+            continue
+        rec = records.get(d.spec.name)
+        forced = replace_all or d.spec.name in replace
+        changes.append(_plan_one(d, rec, obs, now, forced))
+        warnings += _warnings(d, rec, obs)
+    for name in sorted(set(records) - wanted):
+        if not chosen(name):
+            continue
+        rec = records[name]
+        how = [w for w, on in (("revoke", rec.on_remove.revoke),
+                               ("delete installed files", rec.on_remove.delete_files)) if on]
+        why = "no spec declares it any more"
+        why += f" (on_remove: {', '.join(how)})" if how else " (files and certificate are kept)"
+        changes.append(Change(name=name, action=Action.REMOVE, reasons=(why,),
+                              domains=tuple(rec.domains), ca=rec.ca, key=rec.key_type,
+                              revoke=rec.on_remove.revoke,
+                              delete_files=rec.on_remove.delete_files))
+    changes.sort(key=lambda c: (ORDER.index(c.action), c.name))
+    return Plan(now=now, changes=tuple(c for c in changes if c.action is not Action.NOOP),
+                noops=tuple(c for c in changes if c.action is Action.NOOP),
+                warnings=tuple(warnings), ari_refreshed=obs.ari_refreshed)

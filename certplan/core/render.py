@@ -1,0 +1,141 @@
+"""Render a Plan as text, markdown or JSON, all from the same data."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from tabulate import tabulate
+
+from certplan.core.plan import ORDER, Action, Change, Plan
+
+JSON_FORMAT_VERSION = 1
+LEGEND = {
+    Action.ISSUE: "issue a new certificate",
+    Action.RENEW: "renew (same names, new certificate)",
+    Action.INSTALL: "install again (no new certificate)",
+    Action.REMOVE: "stop managing",
+    Action.NOOP: "unchanged",
+}
+
+
+def _names(change: Change) -> str:
+    if len(change.domains) <= 2:
+        return ", ".join(change.domains)
+    return f"{change.domains[0]}, {change.domains[1]} (+{len(change.domains) - 2} more)"
+
+
+def summary(plan: Plan) -> str:
+    c = plan.counts()
+    return (f"Plan: {c[Action.ISSUE]} to issue, {c[Action.RENEW]} to renew, "
+            f"{c[Action.INSTALL]} to install, {c[Action.REMOVE]} to remove.")
+
+
+def _shown(plan: Plan, verbose: bool) -> list[Change]:
+    rows = list(plan.changes) + (list(plan.noops) if verbose else [])
+    return sorted(rows, key=lambda c: (ORDER.index(c.action), c.name))
+
+
+def _ari_line(plan: Plan) -> str | None:
+    return None if plan.ari_refreshed else \
+        "ARI: renewal windows were not fetched from the CAs (--no-refresh)."
+
+
+def render_text(plan: Plan, verbose: bool = False) -> str:
+    rows = _shown(plan, verbose)
+    lines: list[str] = []
+    if not rows:
+        lines.append("No changes. Every certificate matches its spec and none is due.")
+    else:
+        present = [a for a in ORDER if any(c.action is a for c in rows)]
+        lines.append("Actions: " + "   ".join(f"{a.symbol} {LEGEND[a]}" for a in present))
+        lines.append("")
+        table = [[c.action.symbol, c.name, c.action.value, _names(c), "\n".join(c.reasons)]
+                 for c in rows]
+        lines.append(tabulate(table, headers=["", "certificate", "action", "domains", "reason"],
+                              tablefmt="plain"))
+    lines.append("")
+    lines += [f"Warning: {w}" for w in plan.warnings]
+    if (ari := _ari_line(plan)) is not None:
+        lines.append(ari)
+    lines.append(summary(plan))
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(plan: Plan, verbose: bool = False) -> str:
+    rows = _shown(plan, verbose)
+    lines = ["### certplan plan", ""]
+    if rows:
+        lines += ["| | certificate | action | domains | reason |", "|---|---|---|---|---|"]
+        for c in rows:
+            lines.append(f"| `{c.action.symbol}` | **{_md(c.name)}** | {c.action.value} | "
+                         f"{_md(', '.join(c.domains))} | {_md('; '.join(c.reasons))} |")
+    else:
+        lines.append("No changes. Every certificate matches its spec and none is due.")
+    lines.append("")
+    lines += [f"> **Warning:** {_md(w)}" for w in plan.warnings]
+    if plan.warnings:
+        lines.append("")  # else the next line continues the quote
+    if (ari := _ari_line(plan)) is not None:
+        lines.append(f"_{ari}_")
+        lines.append("")
+    lines.append(f"**{summary(plan)}**")
+    return "\n".join(lines) + "\n"
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def change_json(c: Change) -> dict[str, Any]:
+    return {
+        "certificate": c.name,
+        "action": c.action.value,
+        "symbol": c.action.symbol,
+        "reason": c.reason,
+        "reasons": list(c.reasons),
+        "domains": list(c.domains),
+        "ca": c.ca,
+        "key": c.key,
+        "renew_at": _ts(c.renew_at),
+        "not_after": _ts(c.not_after),
+        "install_targets": list(c.install_targets),
+        "revoke": c.revoke,
+        "delete_files": c.delete_files,
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "generated_at": _ts(plan.now),
+        "summary": {a.value: n for a, n in plan.counts().items()},
+        "changes": [change_json(c) for c in plan.changes],
+        "unchanged": [change_json(c) for c in plan.noops],
+        "warnings": list(plan.warnings),
+        "ari_refreshed": plan.ari_refreshed,
+    }
+
+
+def render_json(plan: Plan, verbose: bool = False) -> str:
+    """Top-level keys one per line, and each change compact on a line of its own:
+    readable, diff-friendly, and fast (json's C encoder does not indent)."""
+    doc = plan_json(plan)
+    parts = []
+    for key in sorted(doc):
+        value = doc[key]
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            items = ",\n    ".join(json.dumps(v, sort_keys=True) for v in value)
+            text = f"[\n    {items}\n  ]"
+        else:
+            text = json.dumps(value, sort_keys=True)
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

@@ -1,0 +1,182 @@
+"""Obtain one certificate through ACME. Reads top to bottom, one log line a step:
+order (or resume the open one), prove control, finalize, pick the chain, verify, store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+
+from certplan.engine.challenges import solve
+from certplan.engine.sessions import CaTarget, Sessions
+from certplan.model.crypto import CertInfo, generate_key, key_to_pem, make_csr, verify_issued
+from certplan.model.errors import AcmeError, CertplanError, ChallengeError
+from certplan.model.records import CertRecord
+from certplan.model.spec import CertSpec
+from certplan.store.keystore import Keystore
+
+if TYPE_CHECKING:
+    from certplan.ca import AcmeClient, Order
+
+Log = Callable[[str], None]
+OnOrder = Callable[[str, str, str], None]  # (certificate name, CA name, order URL)
+
+
+@dataclass
+class Issued:
+    key_pem: bytes
+    fullchain_pem: bytes
+    ca: CaTarget
+    account_url: str
+    info: CertInfo
+    ari_id: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _csr_names(csr_pem: bytes) -> set[str]:
+    csr = x509.load_pem_x509_csr(csr_pem)
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return set()
+    return {str(n) for n in ext.value.get_values_for_type(x509.DNSName)}
+
+
+class Issuer:
+    def __init__(self, sessions: Sessions, keystore: Keystore, validator_args: dict[str, Any],
+                 log: Log, on_order: OnOrder, timeout: float = 300.0):
+        self.sessions = sessions
+        self.keystore = keystore
+        self.validator_args = validator_args
+        self.log = log
+        self.on_order = on_order
+        self.timeout = timeout
+
+    def obtain(self, spec: CertSpec, record: CertRecord | None) -> Issued:
+        """From the spec's first CA; on a failure the CA owns, from the next one."""
+        cas = list(spec.ca or [])
+        failures: list[str] = []
+        for i, ca_name in enumerate(cas):
+            try:
+                issued = self._obtain_from(ca_name, spec, record)
+                if failures:
+                    issued.notes.append("fell back after: " + "; ".join(failures))
+                return issued
+            except ChallengeError:
+                raise  # proving control failed: another CA would fail the same way
+            except AcmeError as exc:
+                failures.append(f"{ca_name}: {exc}")
+                if i + 1 < len(cas):
+                    self.log(f"{spec.name}: CA {ca_name} failed ({exc}); trying {cas[i + 1]}")
+        if len(failures) == 1:
+            raise AcmeError(failures[0].split(": ", 1)[1])
+        raise AcmeError("every CA failed: " + " | ".join(failures))
+
+    def _obtain_from(self, ca_name: str, spec: CertSpec, record: CertRecord | None) -> Issued:
+        from certplan.ca import ari_cert_id, choose_chain
+
+        client, target = self.sessions.client(ca_name)
+        deadline = time.monotonic() + self.timeout
+        order, key_pem, notes = self._order(client, target, spec, record)
+        solve(client, order, spec, deadline, self.validator_args, self.log)
+        chains = client.finalize(order, deadline)
+        fullchain = choose_chain(chains, spec.preferred_chain).encode("ascii")
+        info = verify_issued(fullchain, key_pem, spec.domains)
+        # The new pair becomes current, but the open order stays recorded until
+        # apply has written the state: a crash in between resumes the (now
+        # valid) order, downloads the same certificate and records it.
+        self.keystore.store_current(spec.name, key_pem, fullchain)
+        self.log(f"{spec.name}: issued serial {info.serial} by {info.issuer_cn or info.issuer}")
+        try:
+            ari_id: str | None = ari_cert_id(fullchain.decode("ascii"))
+        except (CertplanError, ValueError):
+            ari_id = None
+        return Issued(key_pem=key_pem, fullchain_pem=fullchain, ca=target,
+                      account_url=client.account_url or "", info=info, ari_id=ari_id,
+                      notes=notes)
+
+    def _order(self, client: AcmeClient, target: CaTarget, spec: CertSpec,
+               record: CertRecord | None) -> tuple[Order, bytes, list[str]]:
+        resumed = self._resume(client, target, spec)
+        if resumed is not None:
+            return resumed[0], resumed[1], ["resumed the open order " + resumed[0].url]
+        self._check_profile(client, target, spec)
+        key_pem = self._key_for(spec)
+        csr_pem = make_csr(_load(key_pem), spec.domains)
+        replaces = None
+        if record is not None and record.certificate is not None and record.ca == target.name \
+                and client.meta.renewal_info:
+            replaces = record.certificate.ari_id
+        notes: list[str] = []
+        order = self._new_order(client, csr_pem, spec, replaces, notes)
+        self.keystore.store_pending(spec.name, order_url=order.url, csr_pem=csr_pem,
+                                    directory=target.directory, key_pem=key_pem)
+        self.on_order(spec.name, target.name, order.url)
+        self.log(f"{spec.name}: order {order.url} for {', '.join(spec.domains)}")
+        return order, key_pem, notes
+
+    def _new_order(self, client: AcmeClient, csr_pem: bytes, spec: CertSpec,
+                   replaces: str | None, notes: list[str]) -> Order:
+        from certplan.ca import ReplacesRejected
+
+        try:
+            return client.new_order(csr_pem, profile=spec.profile, replaces=replaces)
+        except ReplacesRejected as exc:
+            notes.append(f"the CA refused replaces={replaces} ({exc}); ordered without it")
+            self.log(f"{spec.name}: {notes[-1]}")
+            return client.new_order(csr_pem, profile=spec.profile)
+
+    def _resume(self, client: AcmeClient, target: CaTarget,
+                spec: CertSpec) -> tuple[Order, bytes] | None:
+        pending = self.keystore.load_pending(spec.name)
+        if pending is None:
+            return None
+        if pending.directory != target.directory or \
+                _csr_names(pending.csr_pem) != {d for d in spec.domains}:
+            self.keystore.clear_pending(spec.name)
+            return None
+        try:
+            order = client.fetch_order(pending.order_url, pending.csr_pem)
+        except AcmeError as exc:
+            self.log(f"{spec.name}: open order {pending.order_url} cannot be resumed ({exc})")
+            self.keystore.clear_pending(spec.name)
+            return None
+        if order.status in ("invalid", "expired", "deactivated", "revoked"):
+            self.log(f"{spec.name}: open order {order.url} is {order.status}; ordering anew")
+            self.keystore.clear_pending(spec.name)
+            return None
+        self.log(f"{spec.name}: resuming order {order.url} ({order.status})")
+        return order, pending.key_pem
+
+    def _check_profile(self, client: AcmeClient, target: CaTarget, spec: CertSpec) -> None:
+        profiles = client.meta.profiles
+        if spec.profile and profiles and spec.profile not in profiles:
+            raise CertplanError(f"{spec.name}: CA {target.name} offers no profile "
+                                f"{spec.profile!r} (offered: {', '.join(sorted(profiles))})")
+        if spec.profile and not profiles:
+            raise CertplanError(f"{spec.name}: CA {target.name} advertises no profiles, "
+                                f"so profile = {spec.profile!r} cannot be honoured")
+
+    def _key_for(self, spec: CertSpec) -> bytes:
+        if spec.reuse_key:
+            current = self.keystore.load_current(spec.name)
+            if current is not None and _key_type(current[0]) == spec.key:
+                return current[0]
+        assert spec.key is not None
+        return key_to_pem(generate_key(spec.key))
+
+
+def _load(key_pem: bytes) -> Any:
+    from certplan.model.crypto import load_key
+
+    return load_key(key_pem)
+
+
+def _key_type(key_pem: bytes) -> str:
+    from certplan.model.crypto import describe_key
+
+    return describe_key(_load(key_pem))

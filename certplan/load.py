@@ -1,0 +1,233 @@
+"""Read certplan.toml and specs/*.toml; report every problem at once, by file and field."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from certplan.model.config import Config, ProviderEntry, ca_directory, known_cas
+from certplan.model.errors import InputError, Problem, RegistryError
+from certplan.model.gcpause import gc_paused
+from certplan.model.presets import PRESETS
+from certplan.model.project import CONFIG_FILE, Desired, Project
+from certplan.model.spec import CertSpec
+
+
+def loc_path(loc: tuple[Any, ...], prefix: str = "") -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def problems_from(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "field required"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        out.append(Problem(file, loc_path(err["loc"], prefix), msg[:1].lower() + msg[1:]))
+    return out
+
+
+def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh), []
+    except FileNotFoundError:
+        return None, [Problem(shown, "", "file not found (run `certplan init` to create one)")]
+    except tomllib.TOMLDecodeError as exc:
+        return None, [Problem(shown, "", f"invalid TOML: {exc}")]
+    except UnicodeDecodeError:
+        return None, [Problem(shown, "", "not UTF-8 text")]
+    except OSError as exc:
+        return None, [Problem(shown, "", f"cannot read: {exc.strerror}")]
+
+
+def _validate(model: type[BaseModel], data: Any, file: str, prefix: str,
+              problems: list[Problem]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from(file, exc, prefix))
+        return None
+
+
+def parse_config(data: dict[str, Any], shown: str, problems: list[Problem]) -> Config | None:
+    from certplan.providers import PROVIDERS
+
+    data = dict(data)
+    raw_providers = data.pop("providers", {})
+    providers: dict[str, ProviderEntry] = {}
+    if not isinstance(raw_providers, dict):
+        problems.append(Problem(shown, "providers", "must be a table of [providers.NAME]"))
+        raw_providers = {}
+    for name, raw in raw_providers.items():
+        where = f"providers.{name}"
+        if not isinstance(raw, dict) or "type" not in raw:
+            problems.append(Problem(shown, f"{where}.type", "field required"))
+            continue
+        rest = {k: v for k, v in raw.items() if k != "type"}
+        try:
+            cls = PROVIDERS.get(str(raw["type"]))
+        except RegistryError as exc:
+            problems.append(Problem(shown, f"{where}.type", str(exc)))
+            continue
+        cfg = _validate(cls.config_model, rest, shown, where, problems)
+        if cfg is not None:
+            providers[name] = ProviderEntry(type=str(raw["type"]), config=cfg)
+    config = _validate(Config, data, shown, "", problems)
+    if config is None:
+        return None
+    config = config.model_copy(update={"providers": providers})
+    for name, ca in config.ca.items():
+        if ca.directory is None and name not in PRESETS:
+            problems.append(Problem(shown, f"ca.{name}.directory",
+                                    "field required (not a preset CA name)"))
+    return config
+
+
+def parse_spec_file(path: Path, shown: str, problems: list[Problem]) -> list[CertSpec]:
+    data, read_problems = read_toml(path, shown)
+    problems.extend(read_problems)
+    if data is None:
+        return []
+    for key in data:
+        if key != "certificate":
+            problems.append(Problem(shown, key, "unknown key (a spec file holds [[certificate]] "
+                                                "tables only)"))
+    entries = data.get("certificate", [])
+    if not isinstance(entries, list) or not entries:
+        if "certificate" in data or not data:
+            problems.append(Problem(shown, "certificate", "expected one or more [[certificate]]"))
+        return []
+    specs = []
+    for i, entry in enumerate(entries):
+        spec = _validate(CertSpec, entry, shown, f"certificate[{i}]", problems)
+        if spec is not None:
+            specs.append(spec)
+    return specs
+
+
+def shown_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
+                 problems: list[Problem], check_names: bool = True) -> None:
+    seen: dict[str, str] = {}
+    files_seen: dict[str, str] = {}
+    cas = known_cas(config)
+    for spec, shown, i in located:
+        where = f"certificate[{i}]"
+        if spec.name in seen:
+            problems.append(Problem(shown, f"{where}.name",
+                                    f"{spec.name!r} is already declared in {seen[spec.name]}"))
+        seen.setdefault(spec.name, shown)
+        for ca in spec.ca or []:
+            if check_names and ca not in cas:
+                problems.append(Problem(shown, f"{where}.ca",
+                                        f"unknown CA {ca!r} (known: {', '.join(cas)})"))
+        rules = [("challenge", spec.challenge)] + [
+            (f"challenge.domains.{d!r}", r) for d, r in spec.challenge.domains.items()
+        ]
+        for path, rule in rules:
+            if check_names and rule.type == "dns-01" and rule.provider not in config.providers:
+                known = ", ".join(sorted(config.providers)) or "none declared"
+                problems.append(Problem(
+                    shown, f"{where}.{path}.provider",
+                    f"unknown provider {rule.provider!r}: declare [providers.{rule.provider}] "
+                    f"in {CONFIG_FILE} (known: {known})"))
+        for t, target in enumerate(spec.install):
+            for kind, file in target.files().items():
+                owner = f"{spec.name}.install[{t}].{kind}"
+                if file in files_seen:
+                    problems.append(Problem(shown, f"{where}.install[{t}].{kind}",
+                                            f"{file} is also written by {files_seen[file]}"))
+                files_seen.setdefault(file, owner)
+
+
+def _resolve(spec: CertSpec, config: Config, shown: str) -> Desired:
+    d = config.defaults
+    spec = spec.model_copy(update={
+        "ca": spec.ca or list(d.ca),
+        "key": spec.key or d.key,
+        "renew_before_days": spec.renew_before_days or d.renew_before_days,
+    })
+    dirs = tuple(ca_directory(config, ca) or "" for ca in spec.ca or [])
+    return Desired(spec=spec, directories=dirs, file=shown)
+
+
+def load_project(root: Path) -> Project:
+    """Load and check everything; raise InputError listing every problem found."""
+    with gc_paused():
+        return _load_project(root)
+
+
+def _load_project(root: Path) -> Project:
+    problems: list[Problem] = []
+    data, read_problems = read_toml(root / CONFIG_FILE, CONFIG_FILE)
+    problems.extend(read_problems)
+    config = parse_config(data, CONFIG_FILE, problems) if data is not None else None
+    config_ok = config is not None
+    if config is None:
+        config = Config()  # keep checking the specs; CA and provider names cannot be
+    project = Project(root=root, config=config)
+    for ca in config.defaults.ca:
+        if config_ok and ca not in known_cas(config):
+            problems.append(Problem(CONFIG_FILE, "defaults.ca", f"unknown CA {ca!r} "
+                                    f"(known: {', '.join(known_cas(config))})"))
+    specs_dir = project.specs_dir
+    located: list[tuple[CertSpec, str, int]] = []
+    if not specs_dir.is_dir():
+        problems.append(Problem(shown_path(specs_dir, root), "", "specs folder not found"))
+    else:
+        for path in sorted(specs_dir.glob("*.toml")):
+            shown = shown_path(path, root)
+            before = len(problems)
+            specs = parse_spec_file(path, shown, problems)
+            if len(problems) == before:
+                located += [(s, shown, i) for i, s in enumerate(specs)]
+            else:
+                located += _locate_valid(path, shown, specs)
+    _cross_check(config, located, problems, check_names=config_ok)
+    if problems:
+        raise InputError(problems)
+    project.desired = [_resolve(s, config, shown) for s, shown, _ in located]
+    return project
+
+
+def _locate_valid(path: Path, shown: str, specs: list[CertSpec]) -> list[tuple[CertSpec, str, int]]:
+    """Indices of the specs that validated, when some entries of the file did not."""
+    data, _ = read_toml(path, shown)
+    entries = (data or {}).get("certificate", [])
+    names = [e.get("name") if isinstance(e, dict) else None for e in entries]
+    out = []
+    for spec in specs:
+        index = names.index(spec.name) if spec.name in names else 0
+        out.append((spec, shown, index))
+    return out
+
+
+def inputs_digest(project: Project) -> str:
+    """SHA-256 over certplan.toml and every spec file, by relative path and content:
+    what a saved plan is stamped with."""
+    h = hashlib.sha256()
+    files = [project.root / CONFIG_FILE] + sorted(project.specs_dir.glob("*.toml"))
+    for path in files:
+        h.update(str(path.relative_to(project.root) if path.is_relative_to(project.root)
+                     else path).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()

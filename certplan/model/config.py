@@ -1,0 +1,101 @@
+"""certplan.toml: defaults, CA accounts, DNS providers, DNS and http-01 settings, paths.
+
+Models only; reading the file and collecting problems is in `project.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from certplan.model.dns import DnsSettings
+from certplan.model.presets import PRESETS
+from certplan.model.secrets import SecretRef
+from certplan.model.spec import KeyType, ca_list
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Defaults(_Model):
+    ca: list[str] = Field(default_factory=lambda: ["letsencrypt"])
+    email: str | None = None
+    key: KeyType = "ec-256"
+    renew_before_days: int | None = Field(default=None, ge=1, le=365)
+    agree_tos: bool = False
+
+    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and ("@" not in value or value.startswith("@") or " " in value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+
+class CaConfig(_Model):
+    """A `[ca.NAME]` table: any RFC 8555 CA, or overrides for a preset of the same name."""
+
+    directory: str | None = None
+    ca_bundle: str | None = None
+    eab_kid: str | None = None
+    eab_hmac_key: SecretRef | None = None
+    email: str | None = None
+    agree_tos: bool | None = None
+
+    @field_validator("directory")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _eab_pair(self) -> CaConfig:
+        if (self.eab_kid is None) != (self.eab_hmac_key is None):
+            raise ValueError("eab_kid and eab_hmac_key go together")
+        return self
+
+
+class ProviderEntry(_Model):
+    """A `[providers.NAME]` table after its type's own model has validated it."""
+
+    type: str
+    config: Any
+
+
+class Http01Settings(_Model):
+    port: int = Field(default=80, gt=0, lt=65536)
+
+
+class Paths(_Model):
+    specs: str = "specs"
+    state: str = "state"
+    keystore: str = ".certplan"
+
+
+class Config(_Model):
+    defaults: Defaults = Field(default_factory=Defaults)
+    ca: dict[str, CaConfig] = Field(default_factory=dict)
+    providers: dict[str, ProviderEntry] = Field(default_factory=dict)
+    dns: DnsSettings = Field(default_factory=DnsSettings)
+    http01: Http01Settings = Field(default_factory=Http01Settings)
+    paths: Paths = Field(default_factory=Paths)
+
+
+ConfigSection = Literal["defaults", "ca", "providers", "dns", "http01", "paths"]
+
+
+def ca_directory(config: Config, name: str) -> str | None:
+    ca = config.ca.get(name, CaConfig())
+    if ca.directory:
+        return ca.directory
+    preset = PRESETS.get(name)
+    return preset.directory if preset else None
+
+
+def known_cas(config: Config) -> list[str]:
+    return sorted(set(PRESETS) | set(config.ca))

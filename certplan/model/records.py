@@ -1,0 +1,97 @@
+"""Recorded state, as models: what certplan last did for each certificate.
+
+Public facts only (never a private key). A state backend (`certplan.store`)
+reads and writes these; the planner compares them with the specs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from certplan.model.errors import Problem
+from certplan.model.spec import OnRemove
+
+FORMAT_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CertFacts(_Model):
+    """The certificate currently issued for a spec (public)."""
+
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    issuer: str
+    fingerprint_sha256: str
+    chain_pem: str
+    ari_id: str | None = None
+    issued_at: datetime
+
+
+class InstallRecord(_Model):
+    """One install target as last written: its definition digest and file hashes."""
+
+    target_digest: str
+    files: dict[str, str]
+    installed_at: datetime
+
+
+class PendingOrder(_Model):
+    """An order created but not yet recorded as a certificate (for crash recovery)."""
+
+    url: str
+    ca: str
+    directory: str
+    created_at: datetime
+
+
+class Revocation(_Model):
+    revoked_at: datetime
+    reason: str
+    serial: str
+
+
+class CertRecord(_Model):
+    format_version: int = FORMAT_VERSION
+    name: str
+    domains: list[str]
+    key_type: str
+    ca: str
+    ca_directory: str
+    account_url: str | None = None
+    profile: str | None = None
+    spec_digest: str
+    created_at: datetime
+    certificate: CertFacts | None = None
+    installs: list[InstallRecord] = Field(default_factory=list)
+    pending_order: PendingOrder | None = None
+    revoked: Revocation | None = None
+    on_remove: OnRemove = Field(default_factory=OnRemove)
+    renewals: int = 0
+
+
+class StateMeta(_Model):
+    format_version: int = FORMAT_VERSION
+    lineage: str
+    serial: int
+
+
+@dataclass
+class State:
+    meta: StateMeta | None
+    records: dict[str, CertRecord] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def lineage(self) -> str | None:
+        return self.meta.lineage if self.meta else None
+
+    @property
+    def serial(self) -> int:
+        return self.meta.serial if self.meta else 0

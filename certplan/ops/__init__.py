@@ -1,0 +1,1 @@
+"""Commands that are not plan or apply: revoke, accounts, list/show, init, schema."""

@@ -1,0 +1,46 @@
+"""Revoke the current certificate of a spec with the account key, and record it.
+
+Used by `certplan revoke NAME` and by apply's `remove` when the spec said
+`on_remove.revoke = true`. Callers hold the state lock while state is written.
+After a recorded revocation the planner shows `issue` for that certificate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from certplan.engine.revocation import reason_code, revoke_at_ca
+from certplan.model.errors import CertplanError
+from certplan.model.records import CertRecord, Revocation
+from certplan.store.files import StateStore
+
+if TYPE_CHECKING:
+    from certplan.engine.sessions import Sessions
+
+Clock = Callable[[], datetime]
+
+
+def revoke_recorded(sessions: Sessions, store: StateStore, record: CertRecord, reason: str,
+                    clock: Clock = lambda: datetime.now(UTC)) -> tuple[CertRecord, str]:
+    """Revoke the record's certificate at the CA that issued it and record the
+    revocation in state. The caller holds the state lock."""
+    cert = record.certificate
+    if cert is None:
+        raise CertplanError(f"{record.name}: no certificate is recorded, nothing to revoke")
+    if record.revoked is not None and record.revoked.serial == cert.serial:
+        raise CertplanError(f"{record.name}: serial {cert.serial} was already revoked "
+                            f"{record.revoked.revoked_at:%Y-%m-%d %H:%M} UTC "
+                            f"({record.revoked.reason}); `certplan apply` issues a new one")
+    reason_code(reason)  # before any network
+    client, target = sessions.client(record.ca)
+    if target.directory != record.ca_directory:
+        raise CertplanError(
+            f"{record.name}: issued by {record.ca_directory}, but CA {record.ca!r} now points "
+            f"at {target.directory}; the account there cannot revoke it")
+    note = revoke_at_ca(client, record, reason)
+    revoked = record.model_copy(update={"revoked": Revocation(
+        revoked_at=clock(), reason=reason, serial=cert.serial)})
+    store.write(revoked)
+    return revoked, note

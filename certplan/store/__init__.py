@@ -1,0 +1,2 @@
+"""Where certplan keeps what it did: state backends (the files backend, its lock),
+the keystore of private keys, and atomic file writes."""

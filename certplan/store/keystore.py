@@ -1,0 +1,297 @@
+"""The keystore: private keys and account keys, outside git (default `.certplan/`, 0700).
+
+Layout under the root:
+
+    accounts/<id>.key.pem           account key (EC P-256 unless told), 0600
+    accounts/<id>.json              public facts: directory, email, account URL, created
+    certs/NAME/current/key.pem      the installed key (0600) and its full chain
+    certs/NAME/current/fullchain.pem
+    certs/NAME/previous/...         the one before, kept for rollback
+    certs/NAME/pending.key.pem      key of an open order, stored BEFORE finalize (0600)
+    certs/NAME/pending.json         order URL, CSR, directory of that order
+    archive/NAME-<UTC timestamp>/   what `remove` put aside
+
+`<id>` is the first 24 hex digits of SHA-256("<directory URL>\\n<email>").
+Every write is atomic; key files are created 0600 from the start. No message
+raised here ever contains key material, only paths.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from certplan.model.crypto import generate_key, key_to_pem, sha256_hex, split_chain
+from certplan.model.errors import CertplanError
+from certplan.store.atomic import atomic_write, ensure_private_dir, fsync_dir
+
+KEY_MODE = 0o600
+PUBLIC_MODE = 0o644
+DEFAULT_ROOT = Path(".certplan")
+
+
+class KeystoreError(CertplanError):
+    """The keystore cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """Public facts about an ACME account (the key is in the file beside it)."""
+
+    directory: str
+    email: str
+    account_url: str | None
+    created: str  # ISO 8601 UTC
+
+
+@dataclass(frozen=True)
+class PendingOrder:
+    """An order created but not yet finished: enough to resume it after a crash."""
+
+    order_url: str
+    csr_pem: bytes
+    directory: str
+    key_pem: bytes
+    created: str
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
+    """Create `path` with `data` only if it does not exist; complete or absent, never partial.
+
+    Written to a temp file first (mode set at creation), then hard-linked into
+    place (link fails if the name exists). Returns False when it already existed."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.new"
+    atomic_write(tmp, data, mode)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return True
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KeystoreError(f"cannot read {path}: {exc.strerror}") from None
+
+
+class Keystore:
+    def __init__(self, root: Path | str = DEFAULT_ROOT):
+        self.root = Path(root)
+        self._lock = threading.Lock()
+
+    # -- folders -----------------------------------------------------------------------------
+
+    def _dir(self, *parts: str) -> Path:
+        path = self.root
+        try:
+            ensure_private_dir(path)
+            for part in parts:
+                path = path / part
+                ensure_private_dir(path)
+        except OSError as exc:
+            raise KeystoreError(f"cannot create keystore folder {path}: {exc.strerror}") from None
+        return path
+
+    def cert_dir(self, name: str) -> Path:
+        return self.root / "certs" / name
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    @staticmethod
+    def account_id(directory: str, email: str) -> str:
+        return sha256_hex(f"{directory}\n{email}".encode())[:24]
+
+    def account_paths(self, directory: str, email: str) -> tuple[Path, Path]:
+        """(key file, public JSON file) for this CA directory and email."""
+        base = self.root / "accounts" / self.account_id(directory, email)
+        return base.with_name(base.name + ".key.pem"), base.with_name(base.name + ".json")
+
+    def account_key(self, directory: str, email: str, key_type: str = "ec-256") -> bytes:
+        """The account key PEM for (directory, email); created (0600) on first use."""
+        key_path, _ = self.account_paths(directory, email)
+        existing = _read(key_path)
+        if existing is not None:
+            return existing
+        self._dir("accounts")
+        with self._lock:
+            _create_exclusive(key_path, key_to_pem(generate_key(key_type)), KEY_MODE)
+            self._write_account(directory, email, None, only_if_missing=True)
+        data = _read(key_path)
+        if data is None:
+            raise KeystoreError(f"account key {key_path} vanished after it was created")
+        return data
+
+    def load_account(self, directory: str, email: str) -> AccountRecord | None:
+        _, info_path = self.account_paths(directory, email)
+        raw = _read(info_path)
+        if raw is None:
+            return None
+        try:
+            return AccountRecord(**json.loads(raw))
+        except (ValueError, TypeError):
+            raise KeystoreError(f"{info_path}: not a valid account record") from None
+
+    def save_account_url(self, directory: str, email: str, account_url: str) -> None:
+        """Remember the account URL the CA gave for this key (public JSON beside it)."""
+        self._dir("accounts")
+        self._write_account(directory, email, account_url, only_if_missing=False)
+
+    def _write_account(self, directory: str, email: str, account_url: str | None, *,
+                       only_if_missing: bool) -> None:
+        _, info_path = self.account_paths(directory, email)
+        old = self.load_account(directory, email)
+        if old is not None and only_if_missing:
+            return
+        created = old.created if old else _utcnow().isoformat(timespec="seconds")
+        record = AccountRecord(directory, email, account_url, created)
+        data = json.dumps(asdict(record), indent=2, sort_keys=True) + "\n"
+        atomic_write(info_path, data.encode(), PUBLIC_MODE)
+
+    # -- current and previous certificates ---------------------------------------------------
+
+    def load_current(self, name: str) -> tuple[bytes, bytes] | None:
+        """(key PEM, fullchain PEM) of the current certificate, or None."""
+        self._recover(name)
+        return self._load_pair(self.cert_dir(name) / "current")
+
+    def load_previous(self, name: str) -> tuple[bytes, bytes] | None:
+        return self._load_pair(self.cert_dir(name) / "previous")
+
+    def _load_pair(self, folder: Path) -> tuple[bytes, bytes] | None:
+        key, chain = _read(folder / "key.pem"), _read(folder / "fullchain.pem")
+        if key is None or chain is None:
+            return None
+        return key, chain
+
+    def store_current(self, name: str, key_pem: bytes, fullchain_pem: bytes) -> None:
+        """Make (key, fullchain) current; the old current becomes previous.
+
+        Storing the same certificate again changes nothing (idempotent resume)."""
+        base = self._dir("certs", name)
+        now = self.load_current(name)
+        if now is not None and _same_leaf(now[1], fullchain_pem):
+            return
+        staging = base / "next"
+        if staging.exists():
+            shutil.rmtree(staging)
+        self._dir("certs", name, "next")
+        atomic_write(staging / "key.pem", key_pem, KEY_MODE)
+        atomic_write(staging / "fullchain.pem", fullchain_pem, PUBLIC_MODE)
+        current, previous = base / "current", base / "previous"
+        if current.exists():
+            if previous.exists():
+                trash = base / f".trash-{os.urandom(4).hex()}"
+                os.rename(previous, trash)
+                shutil.rmtree(trash)
+            os.rename(current, previous)
+        os.rename(staging, current)
+        fsync_dir(base)
+
+    def _recover(self, name: str) -> None:
+        """Finish a rotation cut short by a crash: `next` complete but no `current`."""
+        base = self.cert_dir(name)
+        staging, current = base / "next", base / "current"
+        if not current.exists() and self._load_pair(staging) is not None:
+            os.rename(staging, current)
+            fsync_dir(base)
+
+    # -- pending orders ----------------------------------------------------------------------
+
+    def store_pending(self, name: str, *, order_url: str, csr_pem: bytes, directory: str,
+                      key_pem: bytes) -> None:
+        """Persist an open order and its new key (key first, 0600) before finalizing."""
+        base = self._dir("certs", name)
+        atomic_write(base / "pending.key.pem", key_pem, KEY_MODE)
+        record = {"order_url": order_url, "csr_pem": csr_pem.decode("ascii"),
+                  "directory": directory, "created": _utcnow().isoformat(timespec="seconds")}
+        data = json.dumps(record, indent=2, sort_keys=True) + "\n"
+        atomic_write(base / "pending.json", data.encode(), PUBLIC_MODE)
+
+    def load_pending(self, name: str) -> PendingOrder | None:
+        base = self.cert_dir(name)
+        raw, key = _read(base / "pending.json"), _read(base / "pending.key.pem")
+        if raw is None or key is None:
+            return None
+        try:
+            rec = json.loads(raw)
+            return PendingOrder(order_url=rec["order_url"], csr_pem=rec["csr_pem"].encode(),
+                                directory=rec["directory"], key_pem=key,
+                                created=rec.get("created", ""))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise KeystoreError(f"{base / 'pending.json'}: not a valid pending order") from None
+
+    def clear_pending(self, name: str) -> None:
+        base = self.cert_dir(name)
+        for file in ("pending.json", "pending.key.pem"):
+            (base / file).unlink(missing_ok=True)
+        if base.exists():
+            fsync_dir(base)
+
+    def promote_pending(self, name: str, fullchain_pem: bytes) -> None:
+        """The pending key and this chain become current (old current -> previous);
+        the pending order is cleared."""
+        pending = self.load_pending(name)
+        if pending is None:
+            raise KeystoreError(f"no pending order for {name!r} in {self.cert_dir(name)}")
+        self.store_current(name, pending.key_pem, fullchain_pem)
+        self.clear_pending(name)
+
+    # -- removal -----------------------------------------------------------------------------
+
+    def archive(self, name: str, now: datetime.datetime | None = None) -> Path | None:
+        """Move certs/NAME to archive/NAME-<UTC timestamp>; None when there was nothing."""
+        source = self.cert_dir(name)
+        if not source.exists():
+            return None
+        stamp = (now or _utcnow()).astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self._dir("archive") / f"{name}-{stamp}"
+        if target.exists():
+            target = target.with_name(f"{target.name}-{os.urandom(3).hex()}")
+        os.rename(source, target)
+        fsync_dir(source.parent)
+        return target
+
+    # -- git ---------------------------------------------------------------------------------
+
+    def gitignore_warning(self, project_root: Path | str) -> str | None:
+        """A warning when the keystore sits in a git work tree without being ignored."""
+        root = self.root if self.root.is_absolute() else Path(project_root) / self.root
+        cwd = Path(project_root)
+        try:
+            inside = subprocess.run(["git", "-C", str(cwd), "rev-parse", "--is-inside-work-tree"],
+                                    capture_output=True, timeout=10)
+            if inside.returncode != 0 or inside.stdout.strip() != b"true":
+                return None
+            probe = str(root) + ("/" if not root.exists() else "")
+            res = subprocess.run(["git", "-C", str(cwd), "check-ignore", "-q", probe],
+                                 capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if res.returncode == 1:
+            return (f"keystore {root} is inside a git work tree and not ignored: "
+                    f"add '{self.root.name}/' to .gitignore so private keys are never committed")
+        return None  # 0: ignored; 128: outside this work tree
+
+
+def _same_leaf(a: bytes, b: bytes) -> bool:
+    try:
+        return split_chain(a)[0] == split_chain(b)[0]
+    except CertplanError:
+        return False
