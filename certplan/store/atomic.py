@@ -13,9 +13,36 @@ from pathlib import Path
 def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
                  uid: int = -1, gid: int = -1) -> None:
     """Replace `path` with `data` atomically. Readers see the old or the new file."""
-    target = Path(path)
-    folder = target.parent
-    tmp = folder / f".{target.name}.certplan-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    StagedWrite(path, data, mode, uid, gid).commit()
+
+
+class StagedWrite:
+    """A file written and fsynced beside its target but not yet in place.
+
+    `commit()` renames it over the target and fsyncs the folder; `discard()` removes
+    it. A caller that changes several files stages all of them first, so that a full
+    disk or a permission error (which strike while the data is written) changes none.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
+                 uid: int = -1, gid: int = -1):
+        self.target = Path(path)
+        self.tmp = _write_temp(self.target, data, mode, uid, gid)
+
+    def commit(self) -> None:
+        try:
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.discard()
+            raise
+        fsync_dir(self.target.parent)
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def _write_temp(target: Path, data: bytes, mode: int, uid: int, gid: int) -> Path:
+    tmp = target.parent / f".{target.name}.certplan-{os.getpid()}-{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         try:
@@ -29,11 +56,10 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(folder)
+    return tmp
 
 
 def fsync_dir(folder: Path) -> None:
