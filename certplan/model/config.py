@@ -77,6 +77,17 @@ class Paths(_Model):
     keystore: str = ".certplan"
 
 
+class StateSettings(_Model):
+    """`[state]`: which registered state backend records what certplan did.
+
+    "files" (the default) keeps one JSON file per certificate in `[paths].state`.
+    The name is checked against the registry when the backend is opened
+    (`certplan.store.backends`).
+    """
+
+    backend: str = "files"
+
+
 class Config(_Model):
     defaults: Defaults = Field(default_factory=Defaults)
     ca: dict[str, CaConfig] = Field(default_factory=dict)
@@ -84,6 +95,7 @@ class Config(_Model):
     dns: DnsSettings = Field(default_factory=DnsSettings)
     http01: Http01Settings = Field(default_factory=Http01Settings)
     paths: Paths = Field(default_factory=Paths)
+    state: StateSettings = Field(default_factory=StateSettings)
 
 
 ConfigSection = Literal["defaults", "ca", "providers", "dns", "http01", "paths"]

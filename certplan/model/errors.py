@@ -39,6 +39,21 @@ class StateError(CertplanError):
     """The recorded state cannot be read or written."""
 
 
+class StateConflict(StateError):
+    """A compare-and-swap failed: another writer changed the state since it was read.
+
+    Nothing was written. `expected` is the serial the writer had read, `found` the
+    serial the state holds now.
+    """
+
+    def __init__(self, where: str, expected: int, found: int):
+        self.expected = expected
+        self.found = found
+        super().__init__(f"{where}: another writer changed the state since it was read "
+                         f"(expected serial {expected}, found serial {found}); nothing was "
+                         f"written; run again to work from the current state")
+
+
 class LockError(CertplanError):
     """Another certplan process holds the state lock."""
 
