@@ -5,7 +5,7 @@ Run: .venv/bin/python -m bench.plan_bench [N ...]     (default: 100 1000 10000)
 For each N it generates a project in a temp folder (100 certificates per spec
 file, one state file each, installed files on disk; 1 in 10 due for renewal, 1
 in 20 new, 1 in 50 with an installed file missing), then measures
-- in process: load (load_project + load_state) and make_plan, best of 3;
+- in process: load (load_project + the state backend's load()) and make_plan, best of 3;
 - the whole `certplan plan --no-refresh` process (text, and again with
   --format json): wall time and peak RSS (os.wait4's rusage of that child).
 It also times `certplan --help` (startup cost of the CLI). Targets on the 2-core
@@ -103,13 +103,13 @@ def in_process(root: Path) -> tuple[float, float, int]:
     from certplan.core.plan import make_plan
     from certplan.load import load_project
     from certplan.observe.gather import observe
-    from certplan.store.files import load_state
+    from certplan.store.backends import open_state_backend
 
     loads, plans, changes = [], [], 0
     for _ in range(3):
         t0 = time.perf_counter()
         project = load_project(root)
-        state = load_state(project.state_dir)
+        state = open_state_backend(project).load()
         t1 = time.perf_counter()
         obs = observe(project, state.records, refresh_ari=False)
         t2 = time.perf_counter()

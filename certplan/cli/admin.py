@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from certplan.cli.common import _load, account_app, app, ca_app, fail, report
+from certplan.cli.common import _backend, _load, account_app, app, ca_app, fail, report
 from certplan.model.errors import CertplanError
 
 
@@ -18,8 +18,9 @@ def ca_list() -> None:
 
     from certplan.model.presets import PRESETS
 
-    rows = [[p.name, p.directory, "yes" if p.eab_required else "no", p.description]
-            for p in PRESETS.values()]
+    rows: list[list[str | None]] = [
+        [p.name, p.directory, "yes" if p.eab_required else "no", p.description]
+        for p in PRESETS.values()]
     try:
         project, _ = _load()
         for name, ca in project.config.ca.items():
@@ -61,14 +62,13 @@ def revoke(
     from certplan.engine.revocation import reason_code
     from certplan.engine.sessions import Sessions
     from certplan.ops.revoke import revoke_recorded
-    from certplan.store.files import StateStore
     from certplan.store.keystore import Keystore
-    from certplan.store.lock import state_lock
 
     try:
         reason_code(reason)
         project, _ = _load()
-        with state_lock(project.state_dir, timeout=lock_timeout):
+        backend = _backend(project)
+        with backend.lock(lock_timeout):
             project, state = _load()
             record = state.records.get(name)
             if record is None or record.certificate is None:
@@ -76,7 +76,8 @@ def revoke(
                                     f"{', '.join(sorted(state.records)) or 'none'})")
             _confirm_irreversible(yes, f"revoke serial {record.certificate.serial} of {name}")
             sessions = Sessions(project, Keystore(project.keystore_dir))
-            _, note = revoke_recorded(sessions, StateStore(project.state_dir), record, reason)
+            _, note = revoke_recorded(sessions, backend, record, reason,
+                                      expect_serial=state.serial)
     except CertplanError as exc:
         report(exc)
     typer.echo(f"{name}: {note}; recorded in state. `certplan plan` now shows issue.")
@@ -131,13 +132,12 @@ def account_show(
 def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
     """Deactivate the account at the CA; its key is set aside, apply makes a new one."""
     from certplan.ops.accounts import account_for, deactivate_account
-    from certplan.store.lock import state_lock
 
     try:
         project, _ = _load()
         target, view = account_for(project, ca)
         _confirm_irreversible(yes, f"deactivate the account {view.account_url} at {target.name}")
-        with state_lock(project.state_dir):  # no apply may be using the key meanwhile
+        with _backend(project).lock(0.0):  # no apply may be using the key meanwhile
             view, aside = deactivate_account(project, ca)
     except CertplanError as exc:
         report(exc)
@@ -149,11 +149,10 @@ def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
 def account_rollover(ca: CaArg = None) -> None:
     """Replace the account key (RFC 8555 key change); the account and its URL stay."""
     from certplan.ops.accounts import rollover_account
-    from certplan.store.lock import state_lock
 
     try:
         project, _ = _load()
-        with state_lock(project.state_dir):  # no apply may be signing with the old key
+        with _backend(project).lock(0.0):  # no apply may be signing with the old key
             view, new_thumb = rollover_account(project, ca)
     except CertplanError as exc:
         report(exc)

@@ -14,6 +14,7 @@ from certplan.cli.common import (
     ReplaceAllOpt,
     ReplaceOpt,
     TargetOpt,
+    _backend,
     _load,
     _make_plan,
     _reload_state,
@@ -88,14 +89,14 @@ def apply(
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
     from certplan.core.render import render_text
-    from certplan.store.lock import state_lock
 
     if planfile is not None and (target or replace or replace_all):
         fail("a saved plan is applied exactly: --target and --replace belong to `plan`")
     try:
         project, _ = _load()
-        with state_lock(project.state_dir, timeout=lock_timeout):
-            state = _reload_state(project)  # another apply may have moved it on
+        backend = _backend(project)
+        with backend.lock(lock_timeout):
+            state = _reload_state(backend)  # another apply may have moved it on
             if planfile is not None:
                 from certplan.ops.planfiles import load_plan
 
@@ -107,7 +108,7 @@ def apply(
             if the_plan.empty:
                 return
             _confirm(auto_approve, planfile is not None)
-            outcomes = _run_apply(project, state, the_plan, parallel, timeout)
+            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout)
     except CertplanError as exc:
         report(exc)
     _summary(outcomes)
@@ -123,15 +124,16 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
         fail("cancelled; nothing was changed")
 
 
-def _run_apply(project, state, the_plan, parallel: int, timeout: float):  # type: ignore[no-untyped-def]
+def _run_apply(project, state, backend, the_plan, parallel: int,  # type: ignore[no-untyped-def]
+               timeout: float):
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
     warning = Keystore(project.keystore_dir).gitignore_warning(project.root)
     if warning:
         typer.echo(f"Warning: {warning}", err=True)
-    applier = Applier(project, state, log=lambda line: typer.echo(line, err=True),
-                      timeout=timeout)
+    applier = Applier(project, state, store=backend,
+                      log=lambda line: typer.echo(line, err=True), timeout=timeout)
     return applier.run(the_plan, parallel=parallel)
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import gc
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from certplan import __version__
-from certplan.model.errors import CertplanError, InputError
+from certplan.model.errors import CertplanError, InputError, Problem
+
+if TYPE_CHECKING:
+    from certplan.model.project import Project
+    from certplan.model.records import State
+    from certplan.store.base import StateBackend
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Plan and apply TLS certificates through ACME, like Terraform.")
@@ -58,26 +63,38 @@ def main_options(
     os.chdir(chdir)
 
 
-def _load():  # type: ignore[no-untyped-def]
+def _load() -> tuple[Project, State]:
     """Project and state, or every problem in both at once."""
     from certplan.load import load_project
-    from certplan.store.files import load_state
 
-    problems = []
+    problems: list[Problem] = []
+    project: Project | None = None
+    state: State | None = None
     try:
         project = load_project(ROOT)
     except InputError as exc:
         problems += exc.problems
-        project = None
-    state_dir = project.state_dir if project else ROOT / "state"
-    state = load_state(state_dir)
-    problems += state.problems
-    if problems:
+    try:
+        state = _backend(project).load()
+        problems += state.problems
+    except InputError as exc:
+        problems += exc.problems
+    if problems or project is None or state is None:
         raise InputError(problems)
     # What was loaded lives until the process ends: keep the cyclic collector from
     # scanning it again and again while planning (10,000 certificates: -0.15 s).
     gc.freeze()
     return project, state
+
+
+def _backend(project: Project | None) -> StateBackend:
+    """The configured state backend; with no loadable project, the default one
+    (the files backend in ./state), so that its problems are reported too."""
+    from certplan.model.config import Config
+    from certplan.model.project import Project
+    from certplan.store.backends import open_state_backend
+
+    return open_state_backend(project or Project(root=ROOT, config=Config()))
 
 
 def _now(at: str | None) -> datetime:
@@ -96,11 +113,9 @@ ReplaceOpt = Annotated[list[str] | None, typer.Option(
 ReplaceAllOpt = Annotated[bool, typer.Option("--replace-all", help="Renew every certificate.")]
 
 
-def _reload_state(project):  # type: ignore[no-untyped-def]
+def _reload_state(backend: StateBackend) -> State:
     """The state again (e.g. once the apply lock is held); the specs stay as loaded."""
-    from certplan.store.files import load_state
-
-    state = load_state(project.state_dir)
+    state = backend.load()
     if state.problems:
         raise InputError(state.problems)
     return state

@@ -21,7 +21,7 @@ from certplan.model.errors import CertplanError
 from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
 from certplan.model.spec import InstallTarget
-from certplan.store.files import StateStore
+from certplan.store.base import StateBackend
 from certplan.store.keystore import Keystore
 
 Log = Callable[[str], None]
@@ -38,11 +38,12 @@ class Outcome:
 
 
 class Applier:
-    def __init__(self, project: Project, state: State, *, log: Log,
+    def __init__(self, project: Project, state: State, *, store: StateBackend, log: Log,
                  clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0):
         self.project = project
         self.records = dict(state.records)
-        self.store = StateStore(project.state_dir)
+        self.store = store
+        self.serial = state.serial  # what each write expects (compare-and-swap)
         self.keystore = Keystore(project.keystore_dir)
         self.sessions = Sessions(project, self.keystore)
         self.log = log
@@ -91,7 +92,7 @@ class Applier:
 
     def _save(self, record: CertRecord) -> None:
         with self._write_lock:
-            self.store.write(record)
+            self.serial = self.store.write(record, self.serial).serial
             self.records[record.name] = record
 
     def _record_order(self, name: str, ca: str, order_url: str) -> None:
@@ -206,7 +207,7 @@ class Applier:
                         InstallTarget(cert_file=path))]
         archived = self.keystore.archive(change.name)
         with self._write_lock:
-            self.store.delete(change.name)
+            self.serial = self.store.delete(change.name, self.serial).serial
             self.records.pop(change.name, None)
         done.append(f"keystore archived to {archived}" if archived else "no keystore entry")
         return Outcome(change.name, change.action, True, "; ".join(done))

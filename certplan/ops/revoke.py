@@ -14,18 +14,20 @@ from typing import TYPE_CHECKING
 from certplan.engine.revocation import reason_code, revoke_at_ca
 from certplan.model.errors import CertplanError
 from certplan.model.records import CertRecord, Revocation
-from certplan.store.files import StateStore
 
 if TYPE_CHECKING:
     from certplan.engine.sessions import Sessions
+    from certplan.store.base import StateBackend
 
 Clock = Callable[[], datetime]
 
 
-def revoke_recorded(sessions: Sessions, store: StateStore, record: CertRecord, reason: str,
+def revoke_recorded(sessions: Sessions, store: StateBackend, record: CertRecord, reason: str,
+                    *, expect_serial: int,
                     clock: Clock = lambda: datetime.now(UTC)) -> tuple[CertRecord, str]:
     """Revoke the record's certificate at the CA that issued it and record the
-    revocation in state. The caller holds the state lock."""
+    revocation in state (`expect_serial`: the serial of the state `record` came
+    from). The caller holds the state lock."""
     cert = record.certificate
     if cert is None:
         raise CertplanError(f"{record.name}: no certificate is recorded, nothing to revoke")
@@ -42,5 +44,5 @@ def revoke_recorded(sessions: Sessions, store: StateStore, record: CertRecord, r
     note = revoke_at_ca(client, record, reason)
     revoked = record.model_copy(update={"revoked": Revocation(
         revoked_at=clock(), reason=reason, serial=cert.serial)})
-    store.write(revoked)
+    store.write(revoked, expect_serial)
     return revoked, note

@@ -1,26 +1,30 @@
-"""Recorded state: `state/<name>.json` per certificate plus `state/_state.json`.
+"""The "files" state backend: `state/<name>.json` per certificate plus `state/_state.json`.
 
 Public facts only (never a private key). Sorted keys for stable diffs. Every
 write is atomic; the state-wide serial grows by one with each write, and the
 lineage (a UUID) is fixed when the state folder is first written, so that a
-saved plan can be refused as stale.
+saved plan can be refused as stale. A file that does not parse is reported by
+name and never overwritten.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
-from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from certplan.model.errors import Problem, StateError
+from certplan.model.errors import Problem, StateConflict, StateError
 from certplan.model.gcpause import gc_paused
+from certplan.model.project import Project
 from certplan.model.records import CertRecord, State, StateMeta
-from certplan.store.atomic import atomic_write, fsync_dir
+from certplan.store.atomic import StagedWrite, fsync_dir
+from certplan.store.lock import state_lock
 
 META_FILE = "_state.json"
 
@@ -58,12 +62,6 @@ def _read_record_fast(path: Path) -> CertRecord | None:
             return CertRecord.model_validate_json(fh.read())
     except (OSError, ValidationError):
         return None
-
-
-def load_state(folder: Path) -> State:
-    """Read every state file; problems are collected, never raised, never 'fixed'."""
-    with gc_paused():
-        return _load_state(folder)
 
 
 def _load_state(folder: Path) -> State:
@@ -116,19 +114,77 @@ def dump_json(model: BaseModel) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-class StateStore:
-    """Writes state. Callers hold the apply lock (see `lock.py`)."""
+class FilesBackend:
+    """The "files" state backend: `<folder>/<name>.json` and `<folder>/_state.json`.
+
+    Writes in this process are serialized (the compare-and-swap reads `_state.json`
+    and replaces it without another writer in between); other processes are kept
+    out by `lock()`, which every writer holds, and caught by the compare-and-swap.
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def _next_meta(self) -> StateMeta:
-        """The meta to write after a change; raises StateError (before anything is
-        written) when the current one does not parse."""
-        current = load_state_meta(self.folder / META_FILE)
+    @classmethod
+    def for_project(cls, project: Project) -> FilesBackend:
+        return cls(project.state_dir)
+
+    def describe(self) -> str:
+        return f"state folder {self.folder}"
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        return state_lock(self.folder, timeout)
+
+    def load(self) -> State:
+        with gc_paused():
+            return _load_state(self.folder)
+
+    def write(self, record: CertRecord, expect_serial: int) -> StateMeta:
+        path = self.folder / f"{record.name}.json"
+        with _WRITES:
+            self._make_folder()
+            self._check_writable(path)
+            meta = self._next_meta(expect_serial)
+            # Serial first: a crash between the two renames leaves a serial that moved
+            # without a change (saved plans refused: safe), never a change without one.
+            self._replace([(self.folder / META_FILE, dump_json(meta)),
+                           (path, dump_json(record))], meta)
+        return meta
+
+    def delete(self, name: str, expect_serial: int) -> StateMeta:
+        path = self.folder / f"{name}.json"
+        with _WRITES:
+            self._make_folder()
+            meta = self._next_meta(expect_serial)
+            self._replace([(self.folder / META_FILE, dump_json(meta))], meta)  # as in write()
+            try:
+                path.unlink(missing_ok=True)
+                fsync_dir(self.folder)
+            except OSError as exc:
+                raise StateError(f"{path}: cannot delete: {exc.strerror or exc}; the serial "
+                                 f"moved to {meta.serial}, the record stays") from exc
+        return meta
+
+    # -- the write path -------------------------------------------------------------------
+
+    def _make_folder(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{self.folder}: cannot create the state folder: "
+                             f"{exc.strerror or exc}") from exc
+
+    def _next_meta(self, expect_serial: int) -> StateMeta:
+        """The meta to write after a change, if the serial is still `expect_serial`.
+        Raises (before anything is written) StateConflict when it is not, StateError
+        when `_state.json` does not parse."""
+        current = _read_meta(self.folder / META_FILE)
+        found = current.serial if current is not None else 0
+        if found != expect_serial:
+            raise StateConflict(self.describe(), expect_serial, found)
         if current is None:
             return StateMeta(lineage=str(uuid.uuid4()), serial=1)
-        return current.model_copy(update={"serial": current.serial + 1})
+        return current.model_copy(update={"serial": found + 1})
 
     def _check_writable(self, path: Path) -> None:
         if not path.exists():
@@ -144,27 +200,34 @@ class StateStore:
                              f"parse ({problems[0].path or 'file'}: {problems[0].message}); "
                              f"fix or remove it by hand")
 
-    def write(self, record: CertRecord) -> StateMeta:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{record.name}.json"
-        self._check_writable(path)
-        meta = self._next_meta()
-        # Serial first: a crash between the two writes leaves a serial that moved
-        # without a change (saved plans refused: safe), never a change without one.
-        atomic_write(self.folder / META_FILE, dump_json(meta))
-        atomic_write(path, dump_json(record))
-        return meta
+    def _replace(self, files: list[tuple[Path, bytes]], meta: StateMeta) -> None:
+        """Stage every file, then rename them in order. A full disk or a permission
+        error strikes while staging, so it changes nothing."""
+        staged: list[StagedWrite] = []
+        try:
+            for path, data in files:
+                staged.append(StagedWrite(path, data))
+        except OSError as exc:
+            for s in staged:
+                s.discard()
+            raise StateError(f"{path}: cannot write: {exc.strerror or exc}; the state is "
+                             f"unchanged") from exc
+        for i, s in enumerate(staged):
+            try:
+                s.commit()
+            except OSError as exc:
+                for rest in staged[i + 1:]:
+                    rest.discard()
+                left = "the state is unchanged" if i == 0 else \
+                    f"the serial moved to {meta.serial}, the record is unchanged"
+                raise StateError(f"{s.target}: cannot write: {exc.strerror or exc}; "
+                                 f"{left}") from exc
 
-    def delete(self, name: str) -> StateMeta:
-        meta = self._next_meta()
-        atomic_write(self.folder / META_FILE, dump_json(meta))  # serial first, as in write()
-        path = self.folder / f"{name}.json"
-        path.unlink(missing_ok=True)
-        fsync_dir(self.folder)
-        return meta
+
+_WRITES = threading.Lock()
 
 
-def load_state_meta(path: Path) -> StateMeta | None:
+def _read_meta(path: Path) -> StateMeta | None:
     if not path.exists():
         return None
     data, problems = _read_json(path)
@@ -174,7 +237,3 @@ def load_state_meta(path: Path) -> StateMeta | None:
         return StateMeta.model_validate(data)
     except ValidationError as exc:
         raise StateError(str(_problem_from(path, exc)[0])) from None
-
-
-def records_by_name(state: State) -> Mapping[str, CertRecord]:
-    return state.records

@@ -1,4 +1,5 @@
-"""The exclusive apply lock: one writer of state at a time, holder named by PID."""
+"""The files backend's writer lock: one writer of a state folder at a time, holder
+named by PID (an flock on `<folder>/.certplan.store.lock`; `FilesBackend.lock()`)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ from certplan.engine.apply import Applier
 from certplan.load import load_project
 from certplan.model.crypto import cert_info
 from certplan.model.observed import Observations
-from certplan.model.records import CertRecord
-from certplan.store.files import StateStore, load_state
+from certplan.model.records import CertRecord, StateMeta
+from certplan.store.backends import open_state_backend
+from certplan.store.files import FilesBackend
 from certplan.store.keystore import Keystore
 from tests.integration.apply_project import CertplanProject, spec_toml
 from tests.servers.nginx import NginxServer, start_nginx
@@ -57,21 +58,22 @@ def test_crash_between_keystore_and_state_records_the_same_certificate(
     # In process, so the crash lands exactly after the keystore got the new
     # certificate and before the state records it.
     monkeypatch.chdir(project.root)
-    real_write = StateStore.write
+    real_write = FilesBackend.write
 
-    def crashing_write(self: StateStore, record: CertRecord) -> object:
+    def crashing_write(self: FilesBackend, record: CertRecord, expect_serial: int) -> StateMeta:
         if record.certificate is not None and record.certificate.serial != old_serial:
             raise Crash()
-        return real_write(self, record)
+        return real_write(self, record, expect_serial)
 
-    monkeypatch.setattr(StateStore, "write", crashing_write)
+    monkeypatch.setattr(FilesBackend, "write", crashing_write)
     proj = load_project(Path("."))
-    state = load_state(proj.state_dir)
+    store = open_state_backend(proj)
+    state = store.load()
     plan = make_plan(proj.desired, state.records, Observations(), datetime.now(UTC),
                      replace=["crash"])
     with pytest.raises(Crash):
-        Applier(proj, state, log=lambda line: None).run(plan, parallel=1)
-    monkeypatch.setattr(StateStore, "write", real_write)
+        Applier(proj, state, store=store, log=lambda line: None).run(plan, parallel=1)
+    monkeypatch.setattr(FilesBackend, "write", real_write)
     monkeypatch.chdir(tmp_path)
 
     current = Keystore(project.root / ".certplan").load_current("crash")

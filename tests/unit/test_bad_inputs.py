@@ -129,6 +129,12 @@ CASES = [
          [f"{A}: certificate[0].install[0].verify: 'localhost': expected HOST:PORT"]),
     Case("http01-port-zero", {C: CONFIG + "\n[http01]\nport = 0\n"},
          [f"{C}: http01.port: input should be greater than 0"]),
+    Case("unknown-state-backend", {C: CONFIG + "\n[state]\nbackend = 'x'\n"},
+         [f"{C}: state.backend: unknown state backend 'x' (known: files)"]),
+    Case("unknown-key-state", {C: CONFIG + "\n[state]\nfolder = 'x'\n"},
+         [f"{C}: state.folder: unknown key (check the spelling)"]),
+    Case("state-backend-not-a-string", {C: CONFIG + "\n[state]\nbackend = 1\n"},
+         [f"{C}: state.backend: input should be a valid string"]),
     Case("bad-email", {C: config_with('"ops@example.com"', '"ops"')},
          [f"{C}: defaults.email: 'ops' is not an e-mail address"]),
     # ---- domains

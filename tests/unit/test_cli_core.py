@@ -19,7 +19,7 @@ from certplan.load import load_project
 from certplan.model.errors import StalePlanError
 from certplan.model.records import InstallRecord
 from certplan.ops.planfiles import load_plan
-from certplan.store.files import StateStore, load_state
+from tests.unit.stateutil import save_record, state_of
 from tests.unit.test_plan import record
 from tests.unit.test_project import write_project
 
@@ -41,7 +41,6 @@ def settled(root: Path, now: datetime = NOW) -> Path:
     """A project whose state matches its specs at `now` (AT by default): nothing to do."""
     write_project(root)
     project = load_project(root)
-    store = StateStore(project.state_dir)
     for d in project.desired:
         installs = []
         for target in d.spec.install:
@@ -52,7 +51,7 @@ def settled(root: Path, now: datetime = NOW) -> Path:
                 files[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
             installs.append(InstallRecord(target_digest=record(d).installs[0].target_digest,
                                           files=files, installed_at=now))
-        store.write(record(d, not_before=now - timedelta(days=10), installs=installs))
+        save_record(project, record(d, not_before=now - timedelta(days=10), installs=installs))
     return root
 
 
@@ -154,10 +153,10 @@ def test_plan_out_then_stale(tmp_path: Path) -> None:
     result = run(root, "plan", "--no-refresh", "--out", str(out))
     assert result.exit_code == 0 and "Saved the plan to" in result.stderr
     project = load_project(root)
-    assert len(load_plan(out, load_state(project.state_dir), project).changes) == 2
-    StateStore(project.state_dir).write(record(project.desired[0]))
+    assert len(load_plan(out, state_of(project), project).changes) == 2
+    save_record(project, record(project.desired[0]))
     with pytest.raises(StalePlanError):
-        load_plan(out, load_state(project.state_dir), project)
+        load_plan(out, state_of(project), project)
 
 
 def test_list_and_show(tmp_path: Path) -> None:
@@ -226,3 +225,32 @@ def test_unreadable_ca_bundle_is_named_not_a_traceback(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert "certplan.toml: ca.internal.ca_bundle: cannot read missing.pem" in res.stdout
     assert "Traceback" not in res.stdout + res.stderr
+
+
+# -- [state]: which backend records state ------------------------------------------------------
+
+def with_state_table(root: Path, table: str) -> Path:
+    write_project(root)
+    with (root / "certplan.toml").open("a") as fh:
+        fh.write("\n[state]\n" + table)
+    return root
+
+
+def test_state_backend_files_is_the_default_and_can_be_named(tmp_path: Path) -> None:
+    assert load_project(write_project(tmp_path / "a")).config.state.backend == "files"
+    root = with_state_table(tmp_path / "b", 'backend = "files"\n')
+    save_record(load_project(root), record(load_project(root).desired[0]))
+    result = run(root, "validate")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("1 recorded in state.\n")
+
+
+@pytest.mark.parametrize("command", [["validate"], ["plan", "--no-refresh"],
+                                     ["apply", "--auto-approve"]])
+def test_unknown_state_backend_is_a_config_problem(tmp_path: Path, command: list[str]) -> None:
+    root = with_state_table(tmp_path, 'backend = "x"\n')
+    result = run(root, *command)
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: 1 problem found:\n  certplan.toml: state.backend: "
+                             "unknown state backend 'x' (known: files)\n")
+

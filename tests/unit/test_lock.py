@@ -1,4 +1,5 @@
-"""The apply lock: a second holder fails at once naming the first; a timeout waits."""
+"""The files backend's lock: a second holder fails at once naming the first; a timeout
+waits. (Every backend's lock exclusion is in tests/contract/test_state_backend.py.)"""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from certplan.model.errors import LockError
+from certplan.store.files import FilesBackend
 from certplan.store.lock import LOCK_NAME, state_lock
 
 HOLDER = """
 import sys
 from pathlib import Path
-from certplan.store.lock import state_lock
-with state_lock(Path(sys.argv[1])):
+from certplan.store.files import FilesBackend
+with FilesBackend(Path(sys.argv[1])).lock(0.0):
     print("locked", flush=True)
     sys.stdin.readline()
 """
@@ -46,7 +48,7 @@ def release(proc: subprocess.Popen[str]) -> None:
 def test_second_holder_fails_at_once_with_pid(tmp_path: Path,
                                               holder: subprocess.Popen[str]) -> None:
     start = time.monotonic()
-    with pytest.raises(LockError) as info, state_lock(tmp_path):
+    with pytest.raises(LockError) as info, FilesBackend(tmp_path).lock(0.0):
         pass
     assert time.monotonic() - start < 0.5
     assert f"(PID {holder.pid})" in str(info.value)
@@ -58,7 +60,7 @@ def test_timeout_waits_for_the_holder(tmp_path: Path, holder: subprocess.Popen[s
     timer.start()
     start = time.monotonic()
     try:
-        with state_lock(tmp_path, timeout=10):
+        with FilesBackend(tmp_path).lock(10):
             waited = time.monotonic() - start
             assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
     finally:
@@ -68,7 +70,7 @@ def test_timeout_waits_for_the_holder(tmp_path: Path, holder: subprocess.Popen[s
 
 def test_timeout_expires(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
     start = time.monotonic()
-    with pytest.raises(LockError, match=r"waited 0.3s"), state_lock(tmp_path, timeout=0.3):
+    with pytest.raises(LockError, match=r"waited 0.3s"), FilesBackend(tmp_path).lock(0.3):
         pass
     assert 0.3 <= time.monotonic() - start < 2
 
@@ -91,15 +93,17 @@ def test_fake_clock_backs_off_until_deadline(tmp_path: Path,
 
 
 def test_released_after_use_and_reentrant_in_sequence(tmp_path: Path) -> None:
-    with state_lock(tmp_path):
+    store = FilesBackend(tmp_path)
+    with store.lock(0.0):
         pass
-    with state_lock(tmp_path, timeout=0):
+    with store.lock(0.0):
         pass
     assert (tmp_path / LOCK_NAME).read_text() == ""
 
 
 def test_released_when_the_body_raises(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError), state_lock(tmp_path):
+    store = FilesBackend(tmp_path)
+    with pytest.raises(RuntimeError), store.lock(0.0):
         raise RuntimeError("boom")
-    with state_lock(tmp_path):
+    with store.lock(0.0):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from certplan.model.errors import CertplanError, StalePlanError
 from certplan.model.observed import Observations
 from certplan.model.project import Project
 from certplan.ops.planfiles import load_plan, save_plan
-from certplan.store.files import META_FILE, StateStore, load_state
+from tests.unit.stateutil import save_record, state_of
 from tests.unit.test_plan import desired, record
 from tests.unit.test_project import write_project
 
@@ -24,19 +25,19 @@ NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
 
 def setup(root: Path) -> tuple[Project, Path]:
     project = load_project(write_project(root))
-    StateStore(project.state_dir).write(record(desired("gone", ["gone.example.com"])))
+    save_record(project, record(desired("gone", ["gone.example.com"])))
     return project, root / "plan.json"
 
 
 def fresh_plan(project: Project) -> Plan:
-    state = load_state(project.state_dir)
+    state = state_of(project)
     return make_plan(project.desired, state.records, Observations(), NOW)
 
 
 def test_round_trip(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
     plan = fresh_plan(project)
-    state = load_state(project.state_dir)
+    state = state_of(project)
     save_plan(out, plan, state, project)
     doc = json.loads(out.read_text())
     assert (doc["kind"], doc["lineage"], doc["serial"]) == (KIND, state.lineage, 1)
@@ -47,27 +48,27 @@ def test_round_trip(tmp_path: Path) -> None:
 
 def test_stale_when_serial_changed(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
-    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
-    StateStore(project.state_dir).write(record(desired("other", ["o.example.com"])))
+    save_plan(out, fresh_plan(project), state_of(project), project)
+    save_record(project, record(desired("other", ["o.example.com"])))
     with pytest.raises(StalePlanError, match=r"state moved on since it was made \(serial 1, "
                                              r"now 2\)"):
-        load_plan(out, load_state(project.state_dir), project)
+        load_plan(out, state_of(project), project)
 
 
 def test_stale_when_lineage_changed(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
-    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
-    meta = project.state_dir / META_FILE
-    data = json.loads(meta.read_text())
-    meta.write_text(json.dumps(data | {"lineage": "another-lineage"}))
+    save_plan(out, fresh_plan(project), state_of(project), project)
+    shutil.rmtree(project.state_dir)  # another state, at the same serial
+    save_record(project, record(desired("gone", ["gone.example.com"])))
+    assert state_of(project).serial == 1
     with pytest.raises(StalePlanError, match="made for another state"):
-        load_plan(out, load_state(project.state_dir), project)
+        load_plan(out, state_of(project), project)
 
 
 @pytest.mark.parametrize("edit", ["spec", "new-spec", "config"])
 def test_stale_when_inputs_changed(tmp_path: Path, edit: str) -> None:
     project, out = setup(tmp_path)
-    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
+    save_plan(out, fresh_plan(project), state_of(project), project)
     if edit == "spec":
         spec = tmp_path / "specs" / "www.toml"
         spec.write_text(spec.read_text().replace('"www.example.com"', '"w.example.com"'))
@@ -77,13 +78,14 @@ def test_stale_when_inputs_changed(tmp_path: Path, edit: str) -> None:
         with (tmp_path / "certplan.toml").open("a") as fh:
             fh.write("\n# a comment counts too\n")
     with pytest.raises(StalePlanError, match="certplan.toml or the specs changed"):
-        load_plan(out, load_state(project.state_dir), project)
+        load_plan(out, state_of(project), project)
 
 
 def test_unchanged_inputs_with_a_new_project_object(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
-    save_plan(out, fresh_plan(project), load_state(project.state_dir), project)
-    assert load_plan(out, load_state(tmp_path / "state"), load_project(tmp_path)).changes
+    save_plan(out, fresh_plan(project), state_of(project), project)
+    again = load_project(tmp_path)
+    assert load_plan(out, state_of(again), again).changes
 
 
 @pytest.mark.parametrize("content,message", [
@@ -95,12 +97,12 @@ def test_not_a_plan(tmp_path: Path, content: str, message: str) -> None:
     project, out = setup(tmp_path)
     out.write_text(content)
     with pytest.raises(CertplanError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        load_plan(out, load_state(project.state_dir), project)
+        load_plan(out, state_of(project), project)
 
 
 def test_damaged_body(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
-    state = load_state(project.state_dir)
+    state = state_of(project)
     save_plan(out, fresh_plan(project), state, project)
     doc = json.loads(out.read_text())
     del doc["changes"][0]["reasons"]
@@ -112,4 +114,4 @@ def test_damaged_body(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
     with pytest.raises(CertplanError, match="cannot read the saved plan"):
-        load_plan(out, load_state(project.state_dir), project)
+        load_plan(out, state_of(project), project)
