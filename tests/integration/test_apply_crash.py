@@ -20,7 +20,6 @@ from certplan.model.crypto import cert_info
 from certplan.model.observed import Observations
 from certplan.model.records import CertRecord, StateMeta
 from certplan.store.backends import open_state_backend
-from certplan.store.files import FilesBackend
 from certplan.store.keystore import Keystore
 from tests.integration.apply_project import CertplanProject, spec_toml
 from tests.servers.nginx import NginxServer, start_nginx
@@ -58,22 +57,21 @@ def test_crash_between_keystore_and_state_records_the_same_certificate(
     # In process, so the crash lands exactly after the keystore got the new
     # certificate and before the state records it.
     monkeypatch.chdir(project.root)
-    real_write = FilesBackend.write
-
-    def crashing_write(self: FilesBackend, record: CertRecord, expect_serial: int) -> StateMeta:
-        if record.certificate is not None and record.certificate.serial != old_serial:
-            raise Crash()
-        return real_write(self, record, expect_serial)
-
-    monkeypatch.setattr(FilesBackend, "write", crashing_write)
     proj = load_project(Path("."))
     store = open_state_backend(proj)
+    real_write = store.write
+
+    def crashing_write(record: CertRecord, expect_serial: int) -> StateMeta:
+        if record.certificate is not None and record.certificate.serial != old_serial:
+            raise Crash()
+        return real_write(record, expect_serial)
+
+    monkeypatch.setattr(store, "write", crashing_write)
     state = store.load()
     plan = make_plan(proj.desired, state.records, Observations(), datetime.now(UTC),
                      replace=["crash"])
     with pytest.raises(Crash):
         Applier(proj, state, store=store, log=lambda line: None).run(plan, parallel=1)
-    monkeypatch.setattr(FilesBackend, "write", real_write)
     monkeypatch.chdir(tmp_path)
 
     current = Keystore(project.root / ".certplan").load_current("crash")

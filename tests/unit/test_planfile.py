@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,11 +57,12 @@ def test_stale_when_serial_changed(tmp_path: Path) -> None:
 def test_stale_when_lineage_changed(tmp_path: Path) -> None:
     project, out = setup(tmp_path)
     save_plan(out, fresh_plan(project), state_of(project), project)
-    shutil.rmtree(project.state_dir)  # another state, at the same serial
-    save_record(project, record(desired("gone", ["gone.example.com"])))
-    assert state_of(project).serial == 1
+    paths = project.config.paths.model_copy(update={"state": "another-state"})
+    other = Project(root=project.root, config=project.config.model_copy(update={"paths": paths}))
+    save_record(other, record(desired("gone", ["gone.example.com"])))
+    assert state_of(other).serial == state_of(project).serial == 1
     with pytest.raises(StalePlanError, match="made for another state"):
-        load_plan(out, state_of(project), project)
+        load_plan(out, state_of(other), project)
 
 
 @pytest.mark.parametrize("edit", ["spec", "new-spec", "config"])
