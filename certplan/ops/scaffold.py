@@ -52,7 +52,7 @@ reload = "nginx -s reload"
 GITIGNORE = '''\
 # private keys and account keys live here: never commit them
 .certplan/
-state/.certplan.store.lock
+state/.certplan.lock
 *.plan.json
 '''
 

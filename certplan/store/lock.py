@@ -1,5 +1,5 @@
 """The files backend's writer lock: one writer of a state folder at a time, holder
-named by PID (an flock on `<folder>/.certplan.store.lock`; `FilesBackend.lock()`)."""
+named by PID (an flock on `<folder>/.certplan.lock`; `FilesBackend.lock()`)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 from certplan.model.errors import LockError
 
-LOCK_NAME = ".certplan.store.lock"
+LOCK_NAME = ".certplan.lock"
 
 
 @contextmanager
 def state_lock(folder: Path, timeout: float = 0.0,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> Iterator[None]:
-    """Hold `folder/.certplan.store.lock`. Waits up to `timeout` seconds, then LockError."""
+    """Hold `folder/.certplan.lock`. Waits up to `timeout` seconds, then LockError."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

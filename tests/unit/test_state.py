@@ -131,7 +131,7 @@ def test_missing_folder_is_empty_state(tmp_path: Path) -> None:
 
 def test_hidden_and_lock_files_ignored(tmp_path: Path) -> None:
     write(tmp_path, full_record())
-    (tmp_path / ".certplan.store.lock").write_text("123\n")
+    (tmp_path / ".certplan.lock").write_text("123\n")
     (tmp_path / ".www.json.certplan-1-ab.tmp").write_text("{")
     (tmp_path / ".gitkeep").write_text("")
     state = load_state(tmp_path)
