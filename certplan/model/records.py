@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from certplan.model.errors import Problem
-from certplan.model.spec import OnRemove
+from certplan.model.installed import fingerprint_of
+from certplan.model.spec import DEFAULT_INSTALLER, OnRemove
 
 FORMAT_VERSION = 1
 
@@ -34,12 +36,42 @@ class CertFacts(_Model):
     issued_at: datetime
 
 
-class InstallRecord(_Model):
-    """One install target as last written: its definition digest and file hashes."""
+InstallStatus = Literal["installed", "failed"]
+# what the previous format stored in target_digest for a failed install
+_OLD_FAILED = "failed"
 
-    target_digest: str
-    files: dict[str, str]
+
+class InstallRecord(_Model):
+    """One install target as last installed, in its installer's own terms.
+
+    `digest` is the target's definition digest (InstallTarget.digest), `fingerprint`
+    and `parts` what the installer reported (files: path -> SHA-256 of the bytes
+    written), which is also all that `remove` gets once the spec is gone. A failed
+    install has status "failed" and no parts (its installer put back what was there).
+    """
+
+    installer: str = DEFAULT_INSTALLER
+    digest: str
+    status: InstallStatus = "installed"
+    fingerprint: str | None = None
+    parts: dict[str, str] = Field(default_factory=dict)
     installed_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_previous_format(cls, data: Any) -> Any:
+        """Read what the previous version wrote: target_digest, files, installed_at."""
+        if not isinstance(data, dict) or "target_digest" not in data:
+            return data
+        data = dict(data)
+        digest = data.pop("target_digest")
+        files = data.pop("files", {})
+        failed = digest == _OLD_FAILED
+        data.update(installer=DEFAULT_INSTALLER, digest="" if failed else digest,
+                    status="failed" if failed else "installed", parts=files)
+        if not failed and isinstance(files, dict):
+            data["fingerprint"] = fingerprint_of(files)
+        return data
 
 
 class PendingOrder(_Model):

@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 from certplan.cli import app
 from certplan.load import load_project
 from certplan.model.errors import StalePlanError
+from certplan.model.installed import fingerprint_of
 from certplan.model.records import InstallRecord
 from certplan.ops.planfiles import load_plan
 from certplan.store.files import StateStore, load_state
@@ -50,8 +51,9 @@ def settled(root: Path, now: datetime = NOW) -> Path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 Path(path).write_bytes(f"{d.spec.name}\n".encode())
                 files[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-            installs.append(InstallRecord(target_digest=record(d).installs[0].target_digest,
-                                          files=files, installed_at=now))
+            installs.append(InstallRecord(installer="files", digest=target.digest(),
+                                          fingerprint=fingerprint_of(files), parts=files,
+                                          installed_at=now))
         store.write(record(d, not_before=now - timedelta(days=10), installs=installs))
     return root
 
