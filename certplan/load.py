@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from certplan.installers import INSTALLERS, Installer
 from certplan.model.config import Config, ProviderEntry, ca_directory, known_cas
 from certplan.model.errors import InputError, Problem, RegistryError
 from certplan.model.gcpause import gc_paused
@@ -137,8 +138,6 @@ def _parse_spec(entry: Any, shown: str, where: str, problems: list[Problem]) -> 
 
 def _parse_target(table: Any, shown: str, where: str,
                   problems: list[Problem]) -> InstallTarget | None:
-    from certplan.installers import INSTALLERS
-
     if not isinstance(table, dict):
         return _validate(InstallTarget, table, shown, where, problems)  # says what it wants
     kind = table.get("type", DEFAULT_INSTALLER)
@@ -162,10 +161,9 @@ def shown_path(path: Path, root: Path) -> str:
 
 def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
                  problems: list[Problem], check_names: bool = True) -> None:
-    from certplan.installers import INSTALLERS
-
     seen: dict[str, str] = {}
     places: dict[tuple[str, str], str] = {}  # (installer, place) -> who writes it
+    installers: dict[str, Installer[Any]] = {}
     cas = known_cas(config)
     for spec, shown, i in located:
         where = f"certificate[{i}]"
@@ -188,7 +186,9 @@ def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
                     f"unknown provider {rule.provider!r}: declare [providers.{rule.provider}] "
                     f"in {CONFIG_FILE} (known: {known})"))
         for t, target in enumerate(spec.install):
-            installer = INSTALLERS.get(target.type)()
+            installer = installers.get(target.type)
+            if installer is None:
+                installer = installers[target.type] = INSTALLERS.get(target.type)()
             for field, place in installer.locations(target).items():
                 owner = f"{spec.name}.install[{t}].{field}"
                 if (target.type, place) in places:

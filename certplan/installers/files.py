@@ -27,11 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from cryptography.hazmat.primitives import serialization
 from pydantic import Field, field_validator, model_validator
 
 from certplan.installers.commands import run_command
-from certplan.model.crypto import load_leaf, sha256_hex
 from certplan.model.errors import InstallError
 from certplan.model.installed import Installed, Material, Observed
 from certplan.model.records import InstallRecord
@@ -236,7 +234,7 @@ class FilesInstaller:
         olds = {path: _read_old(Path(path)) for path in contents}
         todo = [p for p, data in contents.items()
                 if not _up_to_date(olds[p], data, modes[p], uid, gid)]
-        hashes = {path: sha256_hex(data) for path, data in contents.items()}
+        hashes = {path: hashlib.sha256(data).hexdigest() for path, data in contents.items()}
         if not todo and not force:
             return Installed.of(hashes, changed=False)
         written: list[str] = []
@@ -257,7 +255,11 @@ class FilesInstaller:
 
     def _verify(self, target: FilesTarget, olds: dict[str, _Old], written: list[str],
                 material: Material) -> None:
+        # imported here: `plan` observes targets and needs none of this
+        from cryptography.hazmat.primitives import serialization
+
         from certplan.installers.verify import wait_served
+        from certplan.model.crypto import load_leaf
 
         assert target.verify is not None
         leaf_der = load_leaf(material.leaf_pem).public_bytes(serialization.Encoding.DER)

@@ -19,9 +19,9 @@ ABSENT = "absent"
 
 def fingerprint_of(parts: Mapping[str, str | None]) -> str:
     """One short digest over named parts (None: missing); ABSENT when none is there."""
-    if all(value is None for value in parts.values()):
+    if not any(parts.values()):
         return ABSENT
-    data = "\n".join(f"{name}={value or '-'}" for name, value in sorted(parts.items()))
+    data = "\n".join([f"{name}={value or '-'}" for name, value in sorted(parts.items())])
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -45,7 +45,8 @@ class Observed:
 
     @classmethod
     def of(cls, parts: Mapping[str, str | None]) -> Observed:
-        return cls(fingerprint_of(parts), dict(parts))
+        """From parts alone (kept as given: pass a mapping of your own)."""
+        return cls(fingerprint_of(parts), parts)
 
     @property
     def absent(self) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from certplan.model.errors import Problem
 from certplan.model.installed import fingerprint_of
@@ -37,8 +37,8 @@ class CertFacts(_Model):
 
 
 InstallStatus = Literal["installed", "failed"]
-# what the previous format stored in target_digest for a failed install
-_OLD_FAILED = "failed"
+# what the previous format stored in its digest field for a failed install
+_PREVIOUS_FAILED = "failed"
 
 
 class InstallRecord(_Model):
@@ -48,30 +48,26 @@ class InstallRecord(_Model):
     and `parts` what the installer reported (files: path -> SHA-256 of the bytes
     written), which is also all that `remove` gets once the spec is gone. A failed
     install has status "failed" and no parts (its installer put back what was there).
+
+    The previous format (`target_digest`, `files`, "failed" as the digest) is read
+    through the aliases and `_from_previous_format`, and written in this one.
     """
 
     installer: str = DEFAULT_INSTALLER
-    digest: str
+    digest: str = Field(validation_alias=AliasChoices("digest", "target_digest"))
     status: InstallStatus = "installed"
     fingerprint: str | None = None
-    parts: dict[str, str] = Field(default_factory=dict)
+    parts: dict[str, str] = Field(default_factory=dict,
+                                  validation_alias=AliasChoices("parts", "files"))
     installed_at: datetime
 
-    @model_validator(mode="before")
-    @classmethod
-    def _from_previous_format(cls, data: Any) -> Any:
-        """Read what the previous version wrote: target_digest, files, installed_at."""
-        if not isinstance(data, dict) or "target_digest" not in data:
-            return data
-        data = dict(data)
-        digest = data.pop("target_digest")
-        files = data.pop("files", {})
-        failed = digest == _OLD_FAILED
-        data.update(installer=DEFAULT_INSTALLER, digest="" if failed else digest,
-                    status="failed" if failed else "installed", parts=files)
-        if not failed and isinstance(files, dict):
-            data["fingerprint"] = fingerprint_of(files)
-        return data
+    @model_validator(mode="after")
+    def _from_previous_format(self) -> InstallRecord:
+        if self.fingerprint is not None or self.status != "installed":
+            return self  # the current format (an after-validator: no cost to speak of)
+        if self.digest == _PREVIOUS_FAILED:
+            return self.model_copy(update={"digest": "", "status": "failed"})
+        return self.model_copy(update={"fingerprint": fingerprint_of(self.parts)})
 
 
 class PendingOrder(_Model):

@@ -8,7 +8,6 @@ Fields left out here are filled from `[defaults]` by `load._resolve`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any, ClassVar, Literal
 
@@ -119,14 +118,15 @@ class InstallTarget(_Model):
     digest_version: ClassVar[int] = 1
 
     def digest(self) -> str:
-        """"v<version>:" and 16 hex digits of SHA-256 over the projection."""
-        declared = self.__class__.model_fields
-        values = {name: value for name in self.digest_fields
-                  if (value := getattr(self, name)) != declared[name].default}
-        data = json.dumps({"type": self.type, "version": self.digest_version,
-                           "fields": values}, sort_keys=True, separators=(",", ":"),
-                          default=_jsonable)
-        return f"v{self.digest_version}:{hashlib.sha256(data.encode()).hexdigest()[:16]}"
+        """"v<version>:" and 16 hex digits of SHA-256 over the type, the version and
+        "field=repr(value)" lines of the projection, in its order."""
+        lines = [self.type, str(self.digest_version)]
+        for name, default in _projection(self.__class__):
+            value = getattr(self, name)
+            if value != default:
+                lines.append(f"{name}={_plain(value)!r}")
+        data = "\n".join(lines).encode()
+        return f"v{self.digest_version}:{hashlib.sha256(data).hexdigest()[:16]}"
 
     def same_definition(self, recorded: str) -> bool:
         """Whether a digest recorded in state stands for this target as it is now
@@ -134,10 +134,25 @@ class InstallTarget(_Model):
         return recorded == self.digest()
 
 
-def _jsonable(value: Any) -> Any:
+_PROJECTIONS: dict[type[InstallTarget], tuple[tuple[str, Any], ...]] = {}
+
+
+def _projection(cls: type[InstallTarget]) -> tuple[tuple[str, Any], ...]:
+    """(field, default) for each field of the class's projection (cached per class)."""
+    found = _PROJECTIONS.get(cls)
+    if found is None:
+        declared = cls.model_fields
+        found = _PROJECTIONS[cls] = tuple(
+            (name, declared[name].get_default(call_default_factory=True))
+            for name in cls.digest_fields)
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """Values as plain data (str, numbers, None, lists, dicts) whose repr is stable."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    raise TypeError(f"{type(value).__name__} in an install target's digest fields")
+    return value
 
 
 class OnRemove(_Model):

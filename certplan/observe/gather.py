@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from certplan.installers import INSTALLERS, Installer
+from certplan.model.gcpause import gc_paused
 from certplan.model.installed import Observed
 from certplan.model.observed import Observations
-from certplan.model.project import Project
+from certplan.model.project import Desired, Project
 from certplan.model.records import CertRecord
 
 
@@ -15,7 +16,12 @@ def observe_installs(project: Project,
                      records: dict[str, CertRecord]) -> dict[tuple[str, int], Observed]:
     """Each installed target of a wanted certificate, as its installer sees it now
     (targets never installed, or whose last install failed, need no look)."""
-    wanted = project.by_name()
+    with gc_paused():  # a few small objects per target, no cycles: see gcpause
+        return _observe_installs(project.by_name(), records)
+
+
+def _observe_installs(wanted: dict[str, Desired],
+                      records: dict[str, CertRecord]) -> dict[tuple[str, int], Observed]:
     installers: dict[str, Installer[Any]] = {}
     out: dict[tuple[str, int], Observed] = {}
     for name, rec in records.items():

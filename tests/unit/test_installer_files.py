@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,3 +192,13 @@ def test_observe_and_remove(tmp_path: Path) -> None:
     assert sorted(FilesInstaller().remove(record)) == sorted(t.files().values())
     assert FilesInstaller().remove(record) == []
     assert FilesInstaller().observe(t).absent
+
+
+def test_observing_imports_no_crypto_library() -> None:
+    """`plan` observes every target: the files installer must not pull in the
+    cryptography package (tens of milliseconds) until it verifies a handshake."""
+    probe = ("import sys, certplan.observe.gather, certplan.load; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'cryptography'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"
