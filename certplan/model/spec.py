@@ -8,6 +8,7 @@ Fields left out here are filled from `[defaults]` by `load._resolve`.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any, ClassVar, Literal
 
@@ -149,9 +150,11 @@ def _projection(cls: type[InstallTarget]) -> tuple[tuple[str, Any], ...]:
 
 
 def _plain(value: Any) -> Any:
-    """Values as plain data (str, numbers, None, lists, dicts) whose repr is stable."""
+    """A value whose repr is stable: tables (models, dicts) as JSON with sorted keys."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
     return value
 
 

@@ -208,3 +208,14 @@ def test_installs_record_reads_back() -> None:
     rec = InstallRecord(digest=T1.digest(), fingerprint="f", parts={"/x": "y"},
                         installed_at=NOW)
     assert InstallRecord.model_validate_json(rec.model_dump_json()) == rec
+
+
+def test_table_valued_fields_digest_by_content_not_key_order() -> None:
+    class WithTable(FilesTarget):
+        labels: dict[str, str] = {}
+        digest_fields: ClassVar[tuple[str, ...]] = FilesTarget.digest_fields + ("labels",)
+
+    one = WithTable(cert_file="/x", labels={"a": "1", "b": "2"})
+    assert one.digest() == WithTable(cert_file="/x", labels={"b": "2", "a": "1"}).digest()
+    assert one.digest() != WithTable(cert_file="/x", labels={"a": "1"}).digest()
+    assert WithTable(cert_file="/x").digest() == FilesTarget(cert_file="/x").digest()
