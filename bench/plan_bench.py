@@ -5,7 +5,8 @@ Run: .venv/bin/python -m bench.plan_bench [N ...]     (default: 100 1000 10000)
 For each N it generates a project in a temp folder (100 certificates per spec
 file, one state file each, installed files on disk; 1 in 10 due for renewal, 1
 in 20 new, 1 in 50 with an installed file missing), then measures
-- in process: load (load_project + the state backend's load()) and make_plan, best of 3;
+- in process: load (load_project + the state backend's load()), observe (each
+  installed target asked of its installer) and make_plan, best of 3;
 - the whole `certplan plan --no-refresh` process (text, and again with
   --format json): wall time and peak RSS (os.wait4's rusage of that child).
 It also times `certplan --help` (startup cost of the CLI). Targets on the 2-core
@@ -50,12 +51,15 @@ def _spec(i: int, root: Path) -> str:
 
 
 def _record(i: int, root: Path) -> dict[str, object]:
-    from certplan.core.plan import spec_digest, target_digest
-    from certplan.model.spec import CertSpec, InstallTarget
+    from certplan.core.plan import spec_digest
+    from certplan.installers.files import FilesTarget
+    from certplan.model.installed import fingerprint_of
+    from certplan.model.spec import CertSpec
 
     age = 70 if i % 10 == 0 else 20  # 1 in 10 past 2/3 of its 90 days: due
     nb = AT - timedelta(days=age)
-    target = InstallTarget(key_file=f"{root}/out/c{i}.key", fullchain_file=f"{root}/out/c{i}.pem")
+    target = FilesTarget(key_file=f"{root}/out/c{i}.key", fullchain_file=f"{root}/out/c{i}.pem")
+    parts = {path: INSTALLED_SHA for path in target.files().values()}
     spec = CertSpec(name=f"c{i:05d}", domains=[f"c{i}.example.com", f"www.c{i}.example.com"],
                     key="ec-256", challenge={"type": "http-01", "webroot": "/x"})  # type: ignore[arg-type]
     directory = "https://acme-v02.api.letsencrypt.org/directory"
@@ -71,9 +75,9 @@ def _record(i: int, root: Path) -> dict[str, object]:
                         "not_after": ts(nb + timedelta(days=90)), "issuer": "CN=Bench CA",
                         "fingerprint_sha256": "00" * 32, "chain_pem": "-----BEGIN...\n",
                         "issued_at": ts(nb)},
-        "installs": [{"target_digest": target_digest(target), "installed_at": ts(nb),
-                      "files": {target.key_file: INSTALLED_SHA,
-                                target.fullchain_file: INSTALLED_SHA}}],
+        "installs": [{"installer": "files", "digest": target.digest(), "status": "installed",
+                      "fingerprint": fingerprint_of(parts), "parts": parts,
+                      "installed_at": ts(nb)}],
     }
 
 
@@ -98,14 +102,14 @@ def generate(root: Path, n: int) -> None:
         json.dumps({"format_version": 1, "lineage": "bench", "serial": n}))
 
 
-def in_process(root: Path) -> tuple[float, float, int]:
-    """Best-of-3 seconds for loading and for make_plan; number of changes."""
+def in_process(root: Path) -> tuple[float, float, float, int]:
+    """Best-of-3 seconds for loading, observing and make_plan; number of changes."""
     from certplan.core.plan import make_plan
     from certplan.load import load_project
     from certplan.observe.gather import observe
     from certplan.store.backends import open_state_backend
 
-    loads, plans, changes = [], [], 0
+    loads, observes, plans, changes = [], [], [], 0
     for _ in range(3):
         t0 = time.perf_counter()
         project = load_project(root)
@@ -116,9 +120,10 @@ def in_process(root: Path) -> tuple[float, float, int]:
         plan = make_plan(project.desired, state.records, obs, AT)
         t3 = time.perf_counter()
         loads.append(t1 - t0)
+        observes.append(t2 - t1)
         plans.append(t3 - t2)
         changes = len(plan.changes)
-    return min(loads), min(plans), changes
+    return min(loads), min(observes), min(plans), changes
 
 
 def child(args: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
@@ -137,19 +142,20 @@ def main(sizes: list[int]) -> None:
         with tempfile.TemporaryDirectory(prefix=f"certplan-bench-{n}-") as tmp:
             root = Path(tmp)
             generate(root, n)
-            load, plan, changes = in_process(root)
+            load, observe, plan, changes = in_process(root)
             cmd = [CERTPLAN, "-C", str(root), "plan", "--no-refresh", "--at", AT.isoformat(),
                    "--detailed-exitcode"]
             wall, peak, code = min(child(cmd) for _ in range(3))
             assert code == 2, f"plan exited {code}"
             json_wall, json_peak, _ = min(child([*cmd, "--format", "json"]) for _ in range(3))
-            rows.append([n, changes, f"{load:.3f}", f"{plan:.3f}", f"{wall:.3f}",
+            rows.append([n, changes, f"{load:.3f}", f"{observe:.3f}", f"{plan:.3f}", f"{wall:.3f}",
                          f"{peak:.0f}", f"{wall / n * 1e6:.0f}", f"{json_wall:.3f}",
                          f"{json_peak:.0f}"])
             print(f"N={n} done", file=sys.stderr, flush=True)
-    print(tabulate(rows, headers=["N", "changes", "load s", "make_plan s", "plan wall s",
-                                  "peak MB", "µs/cert", "json wall s", "json peak MB"]))
-    print("(load, make_plan: in process, best of 3; plan: the whole `certplan plan "
+    print(tabulate(rows, headers=["N", "changes", "load s", "observe s", "make_plan s",
+                                  "plan wall s", "peak MB", "µs/cert", "json wall s",
+                                  "json peak MB"]))
+    print("(load, observe, make_plan: in process, best of 3; plan: the whole `certplan plan "
           "--no-refresh` process, text output, best of 3; json: the same with --format json)")
     helps = [child([CERTPLAN, "--help"])[0] for _ in range(7)]
     print(f"\ncertplan --help: median {statistics.median(helps):.3f} s, "

@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from certplan.installers import INSTALLERS, Installer
 from certplan.model.config import Config, ProviderEntry, ca_directory, known_cas
 from certplan.model.errors import InputError, Problem, RegistryError
 from certplan.model.gcpause import gc_paused
 from certplan.model.presets import PRESETS
 from certplan.model.project import CONFIG_FILE, Desired, Project
-from certplan.model.spec import CertSpec
+from certplan.model.spec import DEFAULT_INSTALLER, CertSpec, InstallTarget
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def loc_path(loc: tuple[Any, ...], prefix: str = "") -> str:
@@ -53,8 +56,8 @@ def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
         return None, [Problem(shown, "", f"cannot read: {exc.strerror}")]
 
 
-def _validate(model: type[BaseModel], data: Any, file: str, prefix: str,
-              problems: list[Problem]) -> Any:
+def _validate(model: type[M], data: Any, file: str, prefix: str,
+              problems: list[Problem]) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -112,10 +115,41 @@ def parse_spec_file(path: Path, shown: str, problems: list[Problem]) -> list[Cer
         return []
     specs = []
     for i, entry in enumerate(entries):
-        spec = _validate(CertSpec, entry, shown, f"certificate[{i}]", problems)
+        spec = _parse_spec(entry, shown, f"certificate[{i}]", problems)
         if spec is not None:
             specs.append(spec)
     return specs
+
+
+def _parse_spec(entry: Any, shown: str, where: str, problems: list[Problem]) -> CertSpec | None:
+    """A [[certificate]] table; each of its install tables is validated by the model
+    of the installer its `type` names (CertSpec knows only what they share)."""
+    raw = entry.get("install") if isinstance(entry, dict) else None
+    if not isinstance(raw, list):  # absent, or not a list: CertSpec reports it
+        return _validate(CertSpec, entry, shown, where, problems)
+    target_problems: list[Problem] = []
+    targets = [_parse_target(table, shown, f"{where}.install[{t}]", target_problems)
+               for t, table in enumerate(raw)]
+    spec = _validate(CertSpec, entry | {"install": [t for t in targets if t is not None]},
+                     shown, where, problems)
+    problems += target_problems
+    return None if target_problems else spec
+
+
+def _parse_target(table: Any, shown: str, where: str,
+                  problems: list[Problem]) -> InstallTarget | None:
+    if not isinstance(table, dict):
+        return _validate(InstallTarget, table, shown, where, problems)  # says what it wants
+    kind = table.get("type", DEFAULT_INSTALLER)
+    if not isinstance(kind, str):
+        problems.append(Problem(shown, f"{where}.type", "input should be a valid string"))
+        return None
+    try:
+        model = INSTALLERS.get(kind).target_model
+    except RegistryError as exc:
+        problems.append(Problem(shown, f"{where}.type", str(exc)))
+        return None
+    return _validate(model, table, shown, where, problems)
 
 
 def shown_path(path: Path, root: Path) -> str:
@@ -128,7 +162,8 @@ def shown_path(path: Path, root: Path) -> str:
 def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
                  problems: list[Problem], check_names: bool = True) -> None:
     seen: dict[str, str] = {}
-    files_seen: dict[str, str] = {}
+    places: dict[tuple[str, str], str] = {}  # (installer, place) -> who writes it
+    installers: dict[str, Installer[Any]] = {}
     cas = known_cas(config)
     for spec, shown, i in located:
         where = f"certificate[{i}]"
@@ -151,12 +186,16 @@ def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
                     f"unknown provider {rule.provider!r}: declare [providers.{rule.provider}] "
                     f"in {CONFIG_FILE} (known: {known})"))
         for t, target in enumerate(spec.install):
-            for kind, file in target.files().items():
-                owner = f"{spec.name}.install[{t}].{kind}"
-                if file in files_seen:
-                    problems.append(Problem(shown, f"{where}.install[{t}].{kind}",
-                                            f"{file} is also written by {files_seen[file]}"))
-                files_seen.setdefault(file, owner)
+            installer = installers.get(target.type)
+            if installer is None:
+                installer = installers[target.type] = INSTALLERS.get(target.type)()
+            for field, place in installer.locations(target).items():
+                owner = f"{spec.name}.install[{t}].{field}"
+                if (target.type, place) in places:
+                    problems.append(Problem(shown, f"{where}.install[{t}].{field}",
+                                            f"{place} is also written by "
+                                            f"{places[target.type, place]}"))
+                places.setdefault((target.type, place), owner)
 
 
 def _resolve(spec: CertSpec, config: Config, shown: str) -> Desired:

@@ -13,16 +13,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from certplan.core.policy import Schedule, day, moment, schedule
+from certplan.model.installed import Observed
 from certplan.model.observed import Observations
 from certplan.model.project import Desired
-from certplan.model.records import CertRecord
+from certplan.model.records import CertRecord, InstallRecord
 from certplan.model.spec import CertSpec, InstallTarget
 
 # Fewer than this many hours between renewal time and expiry is a warning: with
 # the recommended hourly `apply`, a few failed runs in a row would let it lapse.
 SHORT_MARGIN = timedelta(hours=24)
-# target_digest recorded for an install target whose check or reload failed
-FAILED_INSTALL = "failed"
 
 
 class Action(StrEnum):
@@ -78,12 +77,6 @@ class Plan:
         return not self.changes
 
 
-def target_digest(target: InstallTarget) -> str:
-    """Digest of an install target's definition (field name = value, in field order)."""
-    data = "\n".join(f"{k}={v!r}" for k, v in target.__dict__.items()).encode()
-    return hashlib.sha256(data).hexdigest()[:16]
-
-
 def spec_digest(spec: CertSpec, directory: str) -> str:
     """Digest of the fields that force a new certificate."""
     data = {"domains": spec.domains, "key": spec.key, "directory": directory,
@@ -116,7 +109,7 @@ def _forced(d: Desired, rec: CertRecord) -> list[str]:
 
 
 def _install_reasons(spec: CertSpec, rec: CertRecord,
-                     files: Mapping[str, str | None]) -> tuple[list[str], list[int]]:
+                     seen: Mapping[tuple[str, int], Observed]) -> tuple[list[str], list[int]]:
     reasons, targets = [], []
     for i, target in enumerate(spec.install):
         label = f"install[{i}]"
@@ -124,23 +117,46 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
         why = None
         if done is None:
             why = f"{label}: new target"
-        elif done.target_digest == FAILED_INSTALL:
+        elif done.status == "failed":
             why = f"{label}: the last install failed; installing again"
-        elif done.target_digest != target_digest(target):
+        elif done.installer != target.type or not target.same_definition(done.digest):
             why = f"{label}: target changed"
         else:
-            for path, sha in sorted(done.files.items()):
-                seen = files.get(path)
-                if seen is None:
-                    why = f"{label}: {path} is missing"
-                    break
-                if seen != sha:
-                    why = f"{label}: {path} drifted (changed on disk)"
-                    break
+            drift = _drift(done, seen.get((spec.name, i)))
+            why = f"{label}: {drift}" if drift else None
         if why:
             reasons.append(why)
             targets.append(i)
     return reasons, targets
+
+
+def _drift(done: InstallRecord, now: Observed | None) -> str | None:
+    """How what is installed now differs from what was recorded: the first part
+    (in name order) that is missing or changed; None when nothing did."""
+    if now is not None and now.fingerprint == done.fingerprint:
+        return None
+    parts = now.parts if now is not None else {}
+    for part, recorded in sorted(done.parts.items()):
+        current = parts.get(part)
+        if current is None:
+            return f"{part} is missing"
+        if current != recorded:
+            return f"{part} drifted (changed on disk)"
+    return "drifted (changed since it was installed)"
+
+
+def current_installs(targets: Sequence[InstallTarget],
+                     installs: Sequence[InstallRecord]) -> list[InstallRecord]:
+    """`installs` with each digest that an unchanged target accepts in an older
+    form (InstallTarget.same_definition) rewritten in the current one."""
+    out = []
+    for target, done in zip(targets, installs, strict=False):
+        if done.status == "installed" and done.installer == target.type:
+            digest = target.digest()
+            if done.digest != digest and target.same_definition(done.digest):
+                done = done.model_copy(update={"digest": digest})
+        out.append(done)
+    return out + list(installs[len(out):])
 
 
 def _schedule_for(d: Desired, rec: CertRecord, obs: Observations) -> Schedule:
@@ -195,7 +211,7 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return mk(Action.RENEW, f"expired {moment(cert.not_after)}")
     if now >= sch.renew_at:
         return mk(Action.RENEW, _renew_reason(sch, obs, spec.name))
-    inst_reasons, targets = _install_reasons(spec, rec, obs.files)
+    inst_reasons, targets = _install_reasons(spec, rec, obs.installs)
     if inst_reasons:
         return mk(Action.INSTALL, *inst_reasons, targets=tuple(targets))
     note = f"next renewal {moment(sch.renew_at)} ({sch.detail}); expires {day(cert.not_after)}"

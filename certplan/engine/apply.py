@@ -12,15 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from certplan.core.plan import FAILED_INSTALL, Action, Change, Plan, spec_digest, target_digest
+from certplan.core.plan import Action, Change, Plan, current_installs, spec_digest
 from certplan.engine.issuance import Issued, Issuer
 from certplan.engine.sessions import Sessions
-from certplan.installers import INSTALLERS, delete_files
+from certplan.installers import INSTALLERS
 from certplan.model.crypto import split_chain
 from certplan.model.errors import CertplanError
+from certplan.model.installed import Material
 from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
-from certplan.model.spec import InstallTarget
 from certplan.store.base import StateBackend
 from certplan.store.keystore import Keystore
 
@@ -113,7 +113,7 @@ class Applier:
             ca_directory=directory, profile=spec.profile,
             spec_digest=spec_digest(spec, directory),
             created_at=old.created_at if old else self.clock(), on_remove=spec.on_remove,
-            installs=list(old.installs) if old else [],
+            installs=current_installs(spec.install, old.installs) if old else [],
             renewals=old.renewals if old else 0)
 
     # -- actions ------------------------------------------------------------------------
@@ -155,24 +155,24 @@ class Applier:
                  which: range | tuple[int, ...],
                  record: CertRecord) -> tuple[list[InstallRecord], str]:
         leaf, chain = split_chain(fullchain)
+        material = Material(key_pem, leaf, chain, fullchain, _sni_name(desired.spec.domains))
         targets = desired.spec.install
-        installs: list[InstallRecord | None] = list(record.installs)
+        installs: list[InstallRecord | None] = list(current_installs(targets, record.installs))
         installs = (installs + [None] * len(targets))[:len(targets)]
         failures = []
         for i in which:
-            target: InstallTarget = targets[i]
+            target = targets[i]
             try:
-                result = INSTALLERS.get("files")().install(
-                    target, key_pem, leaf, chain, fullchain,
-                    server_name=_sni_name(desired.spec.domains))
-                installs[i] = InstallRecord(target_digest=target_digest(target),
-                                            files=result.files, installed_at=self.clock())
+                result = INSTALLERS.get(target.type)().install(target, material)
+                installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
+                                            fingerprint=result.fingerprint,
+                                            parts=dict(result.parts), installed_at=self.clock())
                 if result.changed:
                     self.log(f"{desired.spec.name}: install[{i}] written; ran "
                              f"{', '.join(result.ran) or 'no commands'}")
             except CertplanError as exc:
-                installs[i] = InstallRecord(target_digest=FAILED_INSTALL, files={},
-                                            installed_at=self.clock())
+                installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
+                                            status="failed", installed_at=self.clock())
                 failures.append(f"install[{i}] failed: {exc}")
         return [r for r in installs if r is not None], "; ".join(failures)
 
@@ -202,9 +202,7 @@ class Applier:
             done.append(revoke_at_ca(client, record, "cessationOfOperation"))
         if change.delete_files:
             for inst in record.installs:
-                for path in inst.files:
-                    done += [f"deleted {p}" for p in delete_files(
-                        InstallTarget(cert_file=path))]
+                done += [f"deleted {p}" for p in INSTALLERS.get(inst.installer)().remove(inst)]
         archived = self.keystore.archive(change.name)
         with self._write_lock:
             self.serial = self.store.delete(change.name, self.serial).serial

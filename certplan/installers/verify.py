@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from certplan.model.errors import InstallError
-from certplan.model.spec import InstallTarget
 
 
 def split_hostport(value: str) -> tuple[str, int]:
@@ -32,13 +31,12 @@ def served_leaf(host: str, port: int, server_name: str, timeout: float) -> bytes
     return der
 
 
-def wait_served(target: InstallTarget, leaf_der: bytes, server_name: str, deadline: float,
+def wait_served(address: str, name: str, leaf_der: bytes, deadline: float,
                 clock: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep) -> None:
-    """Poll handshakes to `target.verify` until the new leaf is served, or InstallError."""
-    assert target.verify is not None
-    host, port = split_hostport(target.verify)
-    name = target.verify_name or server_name
+    """Poll handshakes to `address` (HOST:PORT, SNI `name`) until the new leaf is
+    served, or InstallError."""
+    host, port = split_hostport(address)
     interval, last = 0.02, "nothing answered"
     while True:
         try:
@@ -49,7 +47,7 @@ def wait_served(target: InstallTarget, leaf_der: bytes, server_name: str, deadli
         except (OSError, ssl.SSLError) as exc:
             last = f"handshake failed: {exc}"
         if clock() + interval > deadline:
-            raise InstallError(f"verify {target.verify} (SNI {name}): the new certificate is "
+            raise InstallError(f"verify {address} (SNI {name}): the new certificate is "
                                f"not served after the reload; {last}")
         sleep(interval)
         interval = min(interval * 1.5, 0.5)

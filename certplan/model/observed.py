@@ -1,7 +1,7 @@
 """What was observed before planning, handed to the pure planner.
 
-Gathered by `certplan.observe` (installed targets, ARI windows); the planner
-only reads it.
+Gathered by `certplan.observe` (installed targets, asked of their installers;
+ARI windows); the planner only reads it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from certplan.model.installed import Observed
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,8 @@ class AriWindow:
 class Observations:
     """What was looked at before planning."""
 
-    files: Mapping[str, str | None] = field(default_factory=dict)  # path -> sha256 or None
+    # (certificate name, install index) -> what its installer sees there now
+    installs: Mapping[tuple[str, int], Observed] = field(default_factory=dict)
     ari: Mapping[str, AriWindow] = field(default_factory=dict)  # certificate name -> window
     ari_notes: Mapping[str, str] = field(default_factory=dict)  # name -> why no window
     ari_refreshed: bool = False

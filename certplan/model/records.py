@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from certplan.model.errors import Problem
-from certplan.model.spec import OnRemove
+from certplan.model.installed import fingerprint_of
+from certplan.model.spec import DEFAULT_INSTALLER, OnRemove
 
 FORMAT_VERSION = 1
 
@@ -34,12 +36,38 @@ class CertFacts(_Model):
     issued_at: datetime
 
 
-class InstallRecord(_Model):
-    """One install target as last written: its definition digest and file hashes."""
+InstallStatus = Literal["installed", "failed"]
+# what the previous format stored in its digest field for a failed install
+_PREVIOUS_FAILED = "failed"
 
-    target_digest: str
-    files: dict[str, str]
+
+class InstallRecord(_Model):
+    """One install target as last installed, in its installer's own terms.
+
+    `digest` is the target's definition digest (InstallTarget.digest), `fingerprint`
+    and `parts` what the installer reported (files: path -> SHA-256 of the bytes
+    written), which is also all that `remove` gets once the spec is gone. A failed
+    install has status "failed" and no parts (its installer put back what was there).
+
+    The previous format (`target_digest`, `files`, "failed" as the digest) is read
+    through the aliases and `_from_previous_format`, and written in this one.
+    """
+
+    installer: str = DEFAULT_INSTALLER
+    digest: str = Field(validation_alias=AliasChoices("digest", "target_digest"))
+    status: InstallStatus = "installed"
+    fingerprint: str | None = None
+    parts: dict[str, str] = Field(default_factory=dict,
+                                  validation_alias=AliasChoices("parts", "files"))
     installed_at: datetime
+
+    @model_validator(mode="after")
+    def _from_previous_format(self) -> InstallRecord:
+        if self.fingerprint is not None or self.status != "installed":
+            return self  # the current format (an after-validator: no cost to speak of)
+        if self.digest == _PREVIOUS_FAILED:
+            return self.model_copy(update={"digest": "", "status": "failed"})
+        return self.model_copy(update={"fingerprint": fingerprint_of(self.parts)})
 
 
 class PendingOrder(_Model):

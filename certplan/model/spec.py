@@ -1,18 +1,22 @@
 """Spec files: the desired certificates (`specs/*.toml`, `[[certificate]]` tables).
 
-Models only; reading files and collecting problems is in `project.py`.
-Fields left out here are filled from `[defaults]` by `project.resolve_spec`.
+Models only; reading files and collecting problems is in `certplan.load`, which
+also validates each install table with its installer's own target model.
+Fields left out here are filled from `[defaults]` by `load._resolve`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -94,70 +98,64 @@ class ChallengeSpec(ChallengeRule):
         )
 
 
-def _check_mode(value: str) -> str:
-    if isinstance(value, int):
-        raise ValueError('write file modes as strings, e.g. "0640"')
-    if not re.fullmatch(r"0?[0-7]{3}", value):
-        raise ValueError(f'{value!r} is not an octal file mode like "0640"')
-    return value.zfill(4)
+DEFAULT_INSTALLER = "files"
 
 
 class InstallTarget(_Model):
-    """Where key and certificate files go, and how the server picks them up."""
+    """One `[[certificate.install]]` table, as far as every installer's target has it.
 
-    key_file: str | None = None
-    cert_file: str | None = None
-    chain_file: str | None = None
-    fullchain_file: str | None = None
-    bundle_file: str | None = None  # key + fullchain in one file (haproxy)
-    key_mode: Annotated[str, Field(validate_default=True)] = "0600"
-    cert_mode: Annotated[str, Field(validate_default=True)] = "0644"
-    owner: str | None = None
-    group: str | None = None
-    check: str | None = None
-    reload: str | None = None
-    # After the reload, a TLS handshake to HOST:PORT must present the new certificate
-    # (SNI: verify_name, default the certificate's first name), else the old files
-    # are put back and reloaded.
-    verify: str | None = None
-    verify_name: str | None = None
-    timeout: float = Field(default=60.0, gt=0, le=3600)
+    Each installer declares its own subclass (certplan.installers); load.py
+    validates a table with the model its `type` names. The planner asks a target
+    for its type and its digest only, never for its other fields.
+    """
 
-    _modes = field_validator("key_mode", "cert_mode", mode="before")(
-        classmethod(lambda cls, v: _check_mode(v))
-    )
+    type: str = DEFAULT_INSTALLER
 
-    @field_validator("verify")
-    @classmethod
-    def _verify(cls, value: str | None) -> str | None:
-        if value is not None:
-            host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f'{value!r}: expected HOST:PORT, e.g. "127.0.0.1:443"')
-        return value
+    # The projection that defines a target: the fields listed, under a version.
+    # A listed field at its default is left out of it, so that a field added later
+    # with a default changes no digest; a change of meaning (or of a default)
+    # bumps the version.
+    digest_fields: ClassVar[tuple[str, ...]] = ()
+    digest_version: ClassVar[int] = 1
 
-    @model_validator(mode="after")
-    def _some_file(self) -> InstallTarget:
-        paths = list(self.files().values())
-        for path in paths:
-            if paths.count(path) > 1:
-                kinds = [k for k, p in self.files().items() if p == path]
-                raise ValueError(f"{path} is named by {' and '.join(kinds)}: one file, one kind")
-        if not self.files():
-            raise ValueError(
-                "an install target needs at least one of key_file, cert_file, chain_file, "
-                "fullchain_file, bundle_file"
-            )
-        return self
+    def digest(self) -> str:
+        """"v<version>:" and 16 hex digits of SHA-256 over the type, the version and
+        "field=repr(value)" lines of the projection, in its order."""
+        lines = [self.type, str(self.digest_version)]
+        for name, default in _projection(self.__class__):
+            value = getattr(self, name)
+            if value != default:
+                lines.append(f"{name}={_plain(value)!r}")
+        data = "\n".join(lines).encode()
+        return f"v{self.digest_version}:{hashlib.sha256(data).hexdigest()[:16]}"
 
-    def files(self) -> dict[str, str]:
-        """kind -> path, for the kinds this target writes, in a fixed order."""
-        kinds = ("key_file", "cert_file", "chain_file", "fullchain_file", "bundle_file")
-        return {k: getattr(self, k) for k in kinds if getattr(self, k) is not None}
+    def same_definition(self, recorded: str) -> bool:
+        """Whether a digest recorded in state stands for this target as it is now
+        (an installer may also accept the forms that earlier versions recorded)."""
+        return recorded == self.digest()
 
-    def mode_for(self, kind: str) -> int:
-        secret = kind in ("key_file", "bundle_file")
-        return int(self.key_mode if secret else self.cert_mode, 8)
+
+_PROJECTIONS: dict[type[InstallTarget], tuple[tuple[str, Any], ...]] = {}
+
+
+def _projection(cls: type[InstallTarget]) -> tuple[tuple[str, Any], ...]:
+    """(field, default) for each field of the class's projection (cached per class)."""
+    found = _PROJECTIONS.get(cls)
+    if found is None:
+        declared = cls.model_fields
+        found = _PROJECTIONS[cls] = tuple(
+            (name, declared[name].get_default(call_default_factory=True))
+            for name in cls.digest_fields)
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """A value whose repr is stable: tables (models, dicts) as JSON with sorted keys."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 class OnRemove(_Model):
@@ -186,7 +184,8 @@ class CertSpec(_Model):
     profile: str | None = None
     preferred_chain: str | None = None
     challenge: ChallengeSpec
-    install: list[InstallTarget] = Field(default_factory=list)
+    # any installer's target model (load.py picks it by `type`)
+    install: list[SerializeAsAny[InstallTarget]] = Field(default_factory=list)
     on_remove: OnRemove = Field(default_factory=OnRemove)
 
     @field_validator("name")

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from certplan.installers import FilesInstaller
+from certplan.installers import FilesInstaller, FilesTarget
 from certplan.model import crypto
 from certplan.model.errors import InstallError
-from certplan.model.spec import InstallTarget
+from certplan.model.installed import Installed, Material
 from tests.servers.nginx import NginxServer, nginx  # noqa: F401 - fixture
 from tests.unit.test_crypto import issue
 
@@ -21,17 +21,17 @@ def new_pair(serial: int) -> tuple[bytes, bytes]:
     return crypto.key_to_pem(key), issue(key, ["localhost"], serial=serial)
 
 
-def target_for(server: NginxServer, **kw: str | None) -> InstallTarget:
+def target_for(server: NginxServer, **kw: str | None) -> FilesTarget:
     fields: dict[str, str | None] = {
         "key_file": str(server.key_path), "fullchain_file": str(server.cert_path),
         "check": server.check_command, "reload": server.reload_command}
     fields.update(kw)
-    return InstallTarget(**fields)
+    return FilesTarget(**fields)
 
 
-def install(target: InstallTarget, key: bytes, fullchain: bytes):
+def install(target: FilesTarget, key: bytes, fullchain: bytes) -> Installed:
     leaf, chain = crypto.split_chain(fullchain)
-    return FilesInstaller().install(target, key, leaf, chain, fullchain)
+    return FilesInstaller().install(target, Material(key, leaf, chain, fullchain))
 
 
 def wait_for_serial(server: NginxServer, serial: str, timeout: float = 5.0) -> str:
@@ -49,10 +49,11 @@ def test_install_new_certificate_is_served(nginx: NginxServer) -> None:  # noqa:
     key, chain = new_pair(0x5E7E11)
     result = install(target_for(nginx), key, chain)
     assert result.changed
-    assert result.ran == [nginx.check_command, nginx.reload_command]
+    assert result.ran == (nginx.check_command, nginx.reload_command)
     assert wait_for_serial(nginx, "5e7e11") == "5e7e11"
     again = install(target_for(nginx), key, chain)
-    assert not again.changed and again.ran == []
+    assert not again.changed and again.ran == ()
+    assert FilesInstaller().observe(target_for(nginx)) == again.observed()
 
 
 def test_failing_check_keeps_old_certificate(nginx: NginxServer) -> None:  # noqa: F811

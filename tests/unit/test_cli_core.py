@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 from certplan.cli import app
 from certplan.load import load_project
 from certplan.model.errors import StalePlanError
+from certplan.model.installed import fingerprint_of
 from certplan.model.records import InstallRecord
 from certplan.ops.planfiles import load_plan
 from tests.unit.stateutil import save_record, state_of
@@ -49,8 +50,9 @@ def settled(root: Path, now: datetime = NOW) -> Path:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 Path(path).write_bytes(f"{d.spec.name}\n".encode())
                 files[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-            installs.append(InstallRecord(target_digest=record(d).installs[0].target_digest,
-                                          files=files, installed_at=now))
+            installs.append(InstallRecord(installer="files", digest=target.digest(),
+                                          fingerprint=fingerprint_of(files), parts=files,
+                                          installed_at=now))
         save_record(project, record(d, not_before=now - timedelta(days=10), installs=installs))
     return root
 
@@ -191,6 +193,13 @@ def test_schema(tmp_path: Path) -> None:
     assert {"spec_file", "config_file"} <= set(doc)
     cert = doc["spec_file"]["properties"]["certificate"]["items"]
     assert {"name", "domains", "challenge", "install"} <= set(cert["properties"])
+    install = cert["properties"]["install"]["items"]
+    files = doc["spec_file"]["properties"]["certificate"]["items"]["$defs"][
+        install["$ref"].rsplit("/", 1)[1]]
+    assert files["properties"]["type"] == {"const": "files", "default": "files",
+                                           "title": "Type", "type": "string"}
+    assert {"key_file", "fullchain_file", "check", "reload", "verify"} <= set(files["properties"])
+    assert files["additionalProperties"] is False
 
 
 def test_version_and_chdir_through_the_console_script(tmp_path: Path) -> None:

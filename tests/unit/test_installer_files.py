@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from certplan.installers import INSTALLERS, FilesInstaller, delete_files
+from certplan.installers import INSTALLERS, FilesInstaller, FilesTarget
+from certplan.installers.files import file_hashes as observe_files
 from certplan.model.crypto import sha256_hex
 from certplan.model.errors import InstallError
-from certplan.model.spec import InstallTarget
-from certplan.observe.gather import file_hashes as observe_files
+from certplan.model.installed import Installed, Material
+from certplan.model.records import InstallRecord
 
 KEY, LEAF, CHAIN = b"key-one\n", b"leaf-one\n", b"chain-one\n"
 NEW_KEY, NEW_LEAF = b"key-two\n", b"leaf-two\n"
@@ -24,7 +28,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def target(tmp: Path, **kw: Any) -> InstallTarget:
+def target(tmp: Path, **kw: Any) -> FilesTarget:
     fields: dict[str, Any] = {
         "key_file": str(tmp / "private" / "site.key"),
         "cert_file": str(tmp / "certs" / "site.crt"),
@@ -33,14 +37,15 @@ def target(tmp: Path, **kw: Any) -> InstallTarget:
         "bundle_file": str(tmp / "private" / "bundle.pem"),
     }
     fields.update(kw)
-    return InstallTarget(**fields)
+    return FilesTarget(**fields)
 
 
-def install(t: InstallTarget, key: bytes = KEY, leaf: bytes = LEAF, *, force: bool = False):
-    return FilesInstaller().install(t, key, leaf, CHAIN, leaf + CHAIN, force=force)
+def install(t: FilesTarget, key: bytes = KEY, leaf: bytes = LEAF, *,
+            force: bool = False) -> Installed:
+    return FilesInstaller().install(t, Material(key, leaf, CHAIN, leaf + CHAIN), force=force)
 
 
-def snapshot(t: InstallTarget) -> dict[str, tuple[bytes, int]]:
+def snapshot(t: FilesTarget) -> dict[str, tuple[bytes, int]]:
     return {p: (Path(p).read_bytes(), mode(Path(p))) for p in t.files().values()}
 
 
@@ -51,7 +56,7 @@ def test_registered() -> None:
 def test_writes_every_file_with_modes(tmp_path: Path) -> None:
     t = target(tmp_path, key_mode="0640")
     result = install(t)
-    assert result.changed and result.ran == []
+    assert result.changed and result.ran == ()
     assert Path(t.key_file or "").read_bytes() == KEY
     assert Path(t.cert_file or "").read_bytes() == LEAF
     assert Path(t.chain_file or "").read_bytes() == CHAIN
@@ -60,8 +65,9 @@ def test_writes_every_file_with_modes(tmp_path: Path) -> None:
     assert mode(Path(t.key_file or "")) == 0o640 and mode(Path(t.bundle_file or "")) == 0o640
     assert mode(Path(t.cert_file or "")) == 0o644
     assert mode(tmp_path / "private") == 0o755
-    assert result.files == {p: sha256_hex(Path(p).read_bytes()) for p in t.files().values()}
-    assert observe_files(list(t.files().values())) == result.files
+    assert result.parts == {p: sha256_hex(Path(p).read_bytes()) for p in t.files().values()}
+    assert observe_files(list(t.files().values())) == result.parts
+    assert FilesInstaller().observe(t) == result.observed()
     leftovers = [p for p in (tmp_path / "certs").iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
@@ -86,13 +92,13 @@ def test_unchanged_runs_nothing(tmp_path: Path) -> None:
     log = tmp_path / "log"
     t = target(tmp_path, check=f"echo check >> {log}", reload=f"echo reload >> {log}")
     first = install(t)
-    assert first.changed and first.ran == [t.check, t.reload]
+    assert first.changed and first.ran == (t.check, t.reload)
     assert log.read_text() == "check\nreload\n"
     second = install(t)
-    assert not second.changed and second.ran == [] and second.files == first.files
+    assert not second.changed and second.ran == () and second.parts == first.parts
     assert log.read_text() == "check\nreload\n"
     forced = install(t, force=True)
-    assert not forced.changed and forced.ran == [t.check, t.reload]
+    assert not forced.changed and forced.ran == (t.check, t.reload)
     assert log.read_text() == "check\nreload\n" * 2
 
 
@@ -172,13 +178,27 @@ def test_unknown_owner_names_field(tmp_path: Path) -> None:
     assert not (tmp_path / "private").exists()
 
 
-def test_observe_and_delete(tmp_path: Path) -> None:
+def test_observe_and_remove(tmp_path: Path) -> None:
     t = target(tmp_path, bundle_file=None, chain_file=None)
-    install(t)
+    done = install(t)
     os.chmod(tmp_path / "certs", 0o755)
     missing = str(tmp_path / "nope")
     seen = observe_files([t.cert_file or "", missing, str(tmp_path)])  # a folder: unreadable
     assert seen[t.cert_file or ""] == sha256_hex(LEAF)
     assert seen[missing] is None and seen[str(tmp_path)] is None
-    assert sorted(delete_files(t)) == sorted(t.files().values())
-    assert delete_files(t) == []
+    # remove works from the record alone (the spec is gone by then)
+    record = InstallRecord(digest=t.digest(), fingerprint=done.fingerprint,
+                           parts=dict(done.parts), installed_at=datetime.now(UTC))
+    assert sorted(FilesInstaller().remove(record)) == sorted(t.files().values())
+    assert FilesInstaller().remove(record) == []
+    assert FilesInstaller().observe(t).absent
+
+
+def test_observing_imports_no_crypto_library() -> None:
+    """`plan` observes every target: the files installer must not pull in the
+    cryptography package (tens of milliseconds) until it verifies a handshake."""
+    probe = ("import sys, certplan.observe.gather, certplan.load; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'cryptography'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"

@@ -5,7 +5,7 @@ Builders here (`desired`, `record`, `installed`) are shared with the render test
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,14 +17,15 @@ from certplan.core.plan import (
     Plan,
     make_plan,
     spec_digest,
-    target_digest,
 )
 from certplan.core.policy import ari_pick
+from certplan.installers.files import FilesTarget
+from certplan.model.installed import Observed, fingerprint_of
 from certplan.model.observed import AriWindow
 from certplan.model.presets import PRESETS
 from certplan.model.project import Desired
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, Revocation
-from certplan.model.spec import CertSpec, InstallTarget
+from certplan.model.spec import CertSpec
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LE = PRESETS["letsencrypt"].directory
@@ -34,21 +35,21 @@ SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
 
 
-def target(n: int = 0, **kw: Any) -> InstallTarget:
+def target(n: int = 0, **kw: Any) -> FilesTarget:
     fields: dict[str, Any] = {"key_file": f"/srv/t{n}/site.key",
                               "fullchain_file": f"/srv/t{n}/fullchain.pem"}
     fields.update(kw)
-    return InstallTarget(**fields)
+    return FilesTarget(**fields)
 
 
 def desired(name: str = "www", domains: Sequence[str] = DOMAINS, *, key: str = "ec-256",
             ca: Sequence[str] = ("letsencrypt",), directories: Sequence[str] | None = None,
-            install: Sequence[InstallTarget] = (), **spec: Any) -> Desired:
+            install: Sequence[FilesTarget] = (), **spec: Any) -> Desired:
     """A spec with its defaults already resolved, as load_project returns it."""
     cert = CertSpec.model_validate({
         "name": name, "domains": list(domains), "ca": list(ca), "key": key,
         "challenge": {"type": "http-01", "webroot": "/srv/www"},
-        "install": [t.model_dump() for t in install], **spec,
+        "install": list(install), **spec,
     })
     dirs = tuple(directories or [PRESETS[c].directory for c in ca])
     return Desired(spec=cert, directories=dirs, file=f"specs/{name}.toml")
@@ -58,10 +59,10 @@ def sha(path: str) -> str:
     return f"sha-of-{path}"
 
 
-def installed(t: InstallTarget) -> InstallRecord:
-    return InstallRecord(target_digest=target_digest(t),
-                         files={p: sha(p) for p in t.files().values()},
-                         installed_at=NOW - 30 * DAY)
+def installed(t: FilesTarget) -> InstallRecord:
+    parts = {p: sha(p) for p in t.files().values()}
+    return InstallRecord(installer="files", digest=t.digest(), fingerprint=fingerprint_of(parts),
+                         parts=parts, installed_at=NOW - 30 * DAY)
 
 
 def record(d: Desired, *, not_before: datetime = NOW - 30 * DAY, lifetime: timedelta = 90 * DAY,
@@ -86,9 +87,17 @@ def files_ok(*ds: Desired) -> dict[str, str | None]:
     return {p: sha(p) for d in ds for t in d.spec.install for p in t.files().values()}
 
 
+def observed(files: Mapping[str, str | None], *ds: Desired, **kw: Any) -> Observations:
+    """What the files installer reports for the targets of `ds` when the files on
+    disk are `files` (path -> SHA-256; left out or None: missing)."""
+    installs = {(d.spec.name, i): Observed.of({p: files.get(p) for p in t.files().values()})
+                for d in ds for i, t in enumerate(d.spec.install)}
+    return Observations(installs=installs, **kw)
+
+
 def plan_of(d: Desired, rec: CertRecord | None, now: datetime = NOW,
             obs: Observations | None = None, **kw: Any) -> Plan:
-    obs = obs or Observations(files=files_ok(d))
+    obs = obs or observed(files_ok(d), d)
     return make_plan([d], {rec.name: rec} if rec else {}, obs, now, **kw)
 
 
@@ -205,7 +214,7 @@ def test_expired_boundary() -> None:
 def test_ari_window_first() -> None:
     window = AriWindow(start=NOW + 5 * DAY, end=NOW + 7 * DAY,
                        explanation_url="https://ca.example/why")
-    obs = Observations(files=files_ok(D), ari={"www": window}, ari_refreshed=True)
+    obs = observed(files_ok(D), D, ari={"www": window}, ari_refreshed=True)
     rec = record(D)  # 1/3 rule would say NB + 60 days; ARI says earlier
     pick = ari_pick(window, "www", "0a1b2c")
     assert window.start <= pick <= window.end
@@ -228,7 +237,7 @@ def test_ari_pick_is_deterministic_and_spread() -> None:
 
 
 def test_ari_note_on_noop() -> None:
-    obs = Observations(files=files_ok(D), ari_notes={"www": "renewalInfo answered HTTP 404"},
+    obs = observed(files_ok(D), D, ari_notes={"www": "renewalInfo answered HTTP 404"},
                        ari_refreshed=True)
     assert only(plan_of(D, record(D), obs=obs))[1].endswith(
         "; ARI: renewalInfo answered HTTP 404")
@@ -243,7 +252,7 @@ def test_forced_renewal(kw: dict[str, Any]) -> None:
 def test_replace_only_names_given() -> None:
     other = desired("api", ["api.example.com"])
     plan = make_plan([D, other], {"www": record(D), "api": record(other)},
-                     Observations(files=files_ok(D, other)), NOW, replace=["api"])
+                     observed(files_ok(D, other), D, other), NOW, replace=["api"])
     assert [(c.name, c.action) for c in plan.changes] == [("api", Action.RENEW)]
     assert [c.name for c in plan.noops] == ["www"]
 
@@ -283,18 +292,18 @@ def test_install_target_changed() -> None:
 
 def test_install_file_missing() -> None:
     files = files_ok(DI) | {T0.key_file or "": None}
-    plan = plan_of(DI, record(DI), obs=Observations(files=files))
+    plan = plan_of(DI, record(DI), obs=observed(files, DI))
     assert only(plan) == (Action.INSTALL, f"install[0]: {T0.key_file} is missing")
 
 
 def test_install_file_not_observed_counts_as_missing() -> None:
-    plan = plan_of(DI, record(DI), obs=Observations(files={}))
-    assert only(plan)[0] is Action.INSTALL
+    plan = plan_of(DI, record(DI), obs=Observations())
+    assert only(plan) == (Action.INSTALL, f"install[0]: {T0.fullchain_file} is missing")
 
 
 def test_install_file_drifted() -> None:
     files = files_ok(DI) | {T0.fullchain_file or "": "something-else"}
-    plan = plan_of(DI, record(DI), obs=Observations(files=files))
+    plan = plan_of(DI, record(DI), obs=observed(files, DI))
     assert only(plan) == (Action.INSTALL,
                           f"install[0]: {T0.fullchain_file} drifted (changed on disk)")
 
@@ -303,14 +312,14 @@ def test_install_several_targets_listed() -> None:
     d2 = desired(install=[T0, T1, target(2)])
     rec = record(d2)
     files = files_ok(d2) | {T0.key_file or "": None, "/srv/t2/site.key": "x"}
-    plan = plan_of(d2, rec, obs=Observations(files=files))
+    plan = plan_of(d2, rec, obs=observed(files, d2))
     assert plan.changes[0].reasons == (f"install[0]: {T0.key_file} is missing",
                                        "install[2]: /srv/t2/site.key drifted (changed on disk)")
     assert plan.changes[0].install_targets == (0, 2)
 
 
 def test_renewal_wins_over_install() -> None:
-    plan = plan_of(DI, record(DI), now=NB + 61 * DAY, obs=Observations(files={}))
+    plan = plan_of(DI, record(DI), now=NB + 61 * DAY, obs=Observations())
     assert only(plan)[0] is Action.RENEW
 
 
@@ -412,12 +421,10 @@ def test_unfinished_renewal_order_is_resumed_even_when_not_due() -> None:
 
 
 def test_failed_install_is_installed_again() -> None:
-    from certplan.core.plan import FAILED_INSTALL
-    from certplan.model.records import InstallRecord
-
-    d = desired(install=[InstallTarget(fullchain_file="/etc/ssl/a.pem")])
-    rec = record(d, installs=[InstallRecord(target_digest=FAILED_INSTALL, files={},
-                                            installed_at=NOW)])
+    t = FilesTarget(fullchain_file="/etc/ssl/a.pem")
+    d = desired(install=[t])
+    rec = record(d, installs=[InstallRecord(installer="files", digest=t.digest(),
+                                            status="failed", installed_at=NOW)])
     plan = plan_of(d, rec)
     assert only(plan) == (Action.INSTALL, "install[0]: the last install failed; installing again")
     assert plan.changes[0].install_targets == (0,)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from certplan.installers import FilesTarget
 from certplan.load import load_project
 from certplan.model.errors import InputError
 from certplan.model.presets import PRESETS
@@ -112,6 +113,20 @@ def test_paths_section_moves_folders(tmp_path: Path) -> None:
     assert project.specs_dir == tmp_path / "p" / "certs"
     assert project.state_dir == Path("/var/lib/x")
     assert [d.file for d in project.desired] == ["certs/www.toml"]
+
+
+def test_install_type_picks_the_installer_model(tmp_path: Path) -> None:
+    typed = WWW.replace("[[certificate.install]]\n", '[[certificate.install]]\ntype = "files"\n')
+    implicit = load_project(write_project(tmp_path / "a")).by_name()["www"].spec.install
+    explicit = load_project(write_project(tmp_path / "b", {"www.toml": typed}))
+    (target,) = explicit.by_name()["www"].spec.install
+    assert isinstance(target, FilesTarget) and target.type == "files"
+    assert target.key_file == f"{tmp_path}/b/out/www.key"
+    assert target.model_copy(update={"key_file": f"{tmp_path}/a/out/www.key",
+                                     "fullchain_file": f"{tmp_path}/a/out/www.pem"}) \
+        == implicit[0]
+    dumped = explicit.by_name()["www"].spec.model_dump()["install"][0]  # all of its fields
+    assert dumped == target.model_dump() and dumped["key_mode"] == "0600"
 
 
 def test_non_toml_files_in_specs_ignored(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from certplan.core.plan import Plan, make_plan
 from certplan.core.render import RENDERERS, plan_json, render_text, summary
 from certplan.model.observed import Observations
-from tests.unit.test_plan import DAY, NOW, desired, fleet, record, target
+from tests.unit.test_plan import DAY, NOW, desired, fleet, observed, record, target
 
 GOLDEN = Path(__file__).parent / "golden"
 EXT = {"text": "txt", "markdown": "md", "json": "json"}
@@ -31,7 +31,7 @@ def all_actions_plan() -> Plan:
     short = desired("f-short", ["f.example.com"])
     recs["f-short"] = record(short, not_before=NOW - DAY / 4, lifetime=DAY)
     files = {"/srv/t5/site.key": None, "/srv/t5/fullchain.pem": "sha-of-/srv/t5/fullchain.pem"}
-    return make_plan([*specs, two, short], recs, Observations(files=files), NOW)
+    return make_plan([*specs, two, short], recs, observed(files, two), NOW)
 
 
 def empty_plan() -> Plan:

@@ -1,0 +1,51 @@
+"""What every installer is, and the registry that `type` names one in.
+
+An installer declares its own target model (a subclass of
+certplan.model.spec.InstallTarget with `type` set to its name) and implements
+the methods below. `plan`, `observe`, `apply` and state never look inside a
+target's fields: they ask its installer, and state records what the installer
+reported (its name, fingerprint and parts). A new installer is one module, one
+line below and one fixture for tests/contract/test_installer.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from certplan.installers.files import FilesInstaller
+from certplan.model.installed import Installed, Material, Observed
+from certplan.model.records import InstallRecord
+from certplan.model.registry import Registry
+from certplan.model.spec import InstallTarget
+
+T = TypeVar("T", bound=InstallTarget, contravariant=True)
+
+
+class Installer(Protocol[T]):
+    name: ClassVar[str]
+    target_model: ClassVar[type[InstallTarget]]  # validates its [[certificate.install]] tables
+
+    def locations(self, target: T) -> dict[str, str]:
+        """Field name -> the place it makes the target write (a path, ...): two
+        targets writing one place are refused when the specs are loaded."""
+        ...
+
+    def observe(self, target: T) -> Observed:
+        """What is installed at `target` now (fingerprint "absent" when nothing is);
+        quick, and without side effects."""
+        ...
+
+    def install(self, target: T, material: Material, *, force: bool = False) -> Installed:
+        """Install transactionally: write, check, reload, verify; on any failure put
+        back exactly what was there and raise InstallError. When everything is
+        already in place, change nothing and run nothing (unless `force`)."""
+        ...
+
+    def remove(self, record: InstallRecord) -> list[str]:
+        """Delete what `record` says was installed (the spec may be gone by then):
+        the places removed; those already gone are fine."""
+        ...
+
+
+INSTALLERS: Registry[type[Installer[Any]]] = Registry("installer")
+INSTALLERS.register("files", FilesInstaller)
