@@ -10,12 +10,8 @@ import time
 from collections.abc import Callable
 
 from certplan.model.errors import InstallError
+from certplan.model.hostport import parse_hostport
 from certplan.model.spec import InstallTarget
-
-
-def split_hostport(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def served_leaf(host: str, port: int, server_name: str, timeout: float) -> bytes:
@@ -37,7 +33,7 @@ def wait_served(target: InstallTarget, leaf_der: bytes, server_name: str, deadli
                 sleep: Callable[[float], None] = time.sleep) -> None:
     """Poll handshakes to `target.verify` until the new leaf is served, or InstallError."""
     assert target.verify is not None
-    host, port = split_hostport(target.verify)
+    host, port = parse_hostport(target.verify)
     name = target.verify_name or server_name
     interval, last = 0.02, "nothing answered"
     while True:

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from certplan.model.domains import normalise_domain
+from certplan.model.hostport import HostPort, parse_hostport
 
 KeyType = Literal["ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096"]
 KEY_TYPES: tuple[str, ...] = ("ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -51,7 +52,7 @@ class ChallengeRule(_Model):
             if self.listen is not None and not self.standalone:
                 raise ValueError("listen is only for standalone = true")
             if self.listen is not None:
-                _check_listen(self.listen)
+                _listen(self.listen)
         else:
             if self.provider is None:
                 raise ValueError(
@@ -64,15 +65,17 @@ class ChallengeRule(_Model):
         return self
 
     @property
-    def listen_address(self) -> tuple[str, int]:
-        host, _, port = (self.listen or "0.0.0.0:80").rpartition(":")
-        return host.strip("[]") or "0.0.0.0", int(port)
+    def listen_address(self) -> HostPort:
+        return _listen(self.listen or "0.0.0.0:80")
 
 
-def _check_listen(value: str) -> None:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"listen {value!r}: expected ADDR:PORT, e.g. \"0.0.0.0:80\"")
+def _listen(value: str) -> HostPort:
+    """ADDR:PORT of the standalone server; ":PORT" listens on every IPv4 address."""
+    try:
+        return parse_hostport(value, default_host="0.0.0.0", form="ADDR:PORT",
+                              example="0.0.0.0:80")
+    except ValueError as exc:
+        raise ValueError(f"listen {exc}") from None
 
 
 class ChallengeSpec(ChallengeRule):
@@ -131,9 +134,7 @@ class InstallTarget(_Model):
     @classmethod
     def _verify(cls, value: str | None) -> str | None:
         if value is not None:
-            host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f'{value!r}: expected HOST:PORT, e.g. "127.0.0.1:443"')
+            parse_hostport(value)
         return value
 
     @model_validator(mode="after")
