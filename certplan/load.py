@@ -10,33 +10,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from certplan.model.config import Config, ProviderEntry, ca_directory, known_cas
-from certplan.model.errors import InputError, Problem, RegistryError
+from certplan.model.errors import InputError, Problem, RegistryError, problems_from
 from certplan.model.gcpause import gc_paused
 from certplan.model.presets import PRESETS
 from certplan.model.project import CONFIG_FILE, Desired, Project
 from certplan.model.spec import CertSpec
-
-
-def loc_path(loc: tuple[Any, ...], prefix: str = "") -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def problems_from(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "field required"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling)"
-        out.append(Problem(file, loc_path(err["loc"], prefix), msg[:1].lower() + msg[1:]))
-    return out
 
 
 def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
