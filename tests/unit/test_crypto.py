@@ -110,6 +110,14 @@ def test_split_chain() -> None:
         crypto.split_chain(b"nothing here")
 
 
+def test_split_pem_certs_keeps_order_and_ignores_text_between() -> None:
+    leaf, rest = crypto.split_chain(issue(crypto.generate_key("ec-256"), ["a.example.com"]))
+    assert crypto.split_pem_certs(b"junk\n" + leaf + b"\n\n" + rest + b"trailer") == [leaf, rest]
+    crlf = leaf.replace(b"\n", b"\r\n")
+    assert crypto.split_pem_certs(crlf + rest) == [crlf.removesuffix(b"\r\n") + b"\n", rest]
+    assert crypto.split_pem_certs(b"no certificate") == []
+
+
 def test_verify_issued_accepts_matching() -> None:
     key = crypto.generate_key("ec-256")
     chain = issue(key, ["a.example.com", "*.b.example.com"])
