@@ -38,12 +38,12 @@ from certplan.ca.orders import (
     PendingChallenge,
     ReplacesRejected,
     authz_problem,
-    csr_names,
     domain_of,
     is_replaces_problem,
 )
 from certplan.ca.polling import Clock, Poller, Sleep, parse_retry_after
 from certplan.model.challenge import Challenge
+from certplan.model.crypto import csr_names
 from certplan.model.errors import AcmeError, ChallengeError
 
 ChallengeTypeFor = Callable[[str, bool], str]
@@ -214,8 +214,9 @@ class AcmeClient:
         `replaces` is the ARI certificate ID of the certificate being renewed;
         a CA refusing it raises ReplacesRejected (retry without it)."""
         self._require_account()
-        csr = x509.load_pem_x509_csr(csr_pem)
-        names = csr_names(csr)
+        names = csr_names(csr_pem)
+        if not names:
+            raise AcmeError("CSR has no subjectAltName: no names to order")
         payload = NewOrderWithReplaces(
             identifiers=tuple(messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=n)
                               for n in names),

@@ -9,11 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 from certplan.engine.challenges import solve
 from certplan.engine.sessions import CaTarget, Sessions
-from certplan.model.crypto import CertInfo, generate_key, key_to_pem, make_csr, verify_issued
+from certplan.model.crypto import (
+    CertInfo,
+    csr_names,
+    generate_key,
+    key_to_pem,
+    make_csr,
+    verify_issued,
+)
 from certplan.model.errors import AcmeError, CertplanError, ChallengeError
 from certplan.model.records import CertRecord
 from certplan.model.spec import CertSpec
@@ -35,15 +40,6 @@ class Issued:
     info: CertInfo
     ari_id: str | None
     notes: list[str] = field(default_factory=list)
-
-
-def _csr_names(csr_pem: bytes) -> set[str]:
-    csr = x509.load_pem_x509_csr(csr_pem)
-    try:
-        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return set()
-    return {str(n) for n in ext.value.get_values_for_type(x509.DNSName)}
 
 
 class Issuer:
@@ -136,7 +132,7 @@ class Issuer:
         if pending is None:
             return None
         if pending.directory != target.directory or \
-                _csr_names(pending.csr_pem) != {d for d in spec.domains}:
+                set(csr_names(pending.csr_pem)) != set(spec.domains):
             self.keystore.clear_pending(spec.name)
             return None
         try:

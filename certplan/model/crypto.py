@@ -91,6 +91,19 @@ def make_csr(key: PrivateKey, domains: list[str]) -> bytes:
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
+def csr_names(csr_pem: bytes) -> list[str]:
+    """The DNS names of a PEM CSR's subjectAltName, in order; [] when it has none."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError:
+        raise CertplanError("not a readable PEM certificate signing request") from None
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n) for n in ext.value.get_values_for_type(x509.DNSName)]
+
+
 def split_pem_certs(pem: bytes) -> list[bytes]:
     """Each certificate of a PEM bundle, in order, each ending with a newline."""
     out: list[bytes] = []
