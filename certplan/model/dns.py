@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from certplan.model.base import InputModel
 from certplan.model.hostport import HostPort, is_ip_address, parse_hostport
 
 
@@ -15,7 +16,7 @@ def parse_ip_port(text: str, default_port: int = 53) -> HostPort:
     return HostPort(host, port)
 
 
-class DnsSettings(BaseModel):
+class DnsSettings(InputModel):
     """How dns-01 looks records up and how long it waits for them.
 
     resolvers: "HOST" or "HOST:PORT" (IP addresses); empty means the system's
@@ -23,8 +24,6 @@ class DnsSettings(BaseModel):
     nameservers and their addresses; the TXT record itself is always asked of
     every authoritative nameserver directly, at `authoritative_port`.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     resolvers: list[str] = Field(default_factory=list)
     authoritative_port: int = Field(default=53, ge=1, le=65535)

@@ -9,19 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from certplan.model.base import RecordModel
 from certplan.model.errors import Problem
 from certplan.model.spec import OnRemove
 
 FORMAT_VERSION = 1
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class CertFacts(_Model):
+class CertFacts(RecordModel):
     """The certificate currently issued for a spec (public)."""
 
     serial: str
@@ -34,7 +32,7 @@ class CertFacts(_Model):
     issued_at: datetime
 
 
-class InstallRecord(_Model):
+class InstallRecord(RecordModel):
     """One install target as last written: its definition digest and file hashes."""
 
     target_digest: str
@@ -42,7 +40,7 @@ class InstallRecord(_Model):
     installed_at: datetime
 
 
-class PendingOrder(_Model):
+class PendingOrder(RecordModel):
     """An order created but not yet recorded as a certificate (for crash recovery)."""
 
     url: str
@@ -51,13 +49,13 @@ class PendingOrder(_Model):
     created_at: datetime
 
 
-class Revocation(_Model):
+class Revocation(RecordModel):
     revoked_at: datetime
     reason: str
     serial: str
 
 
-class CertRecord(_Model):
+class CertRecord(RecordModel):
     format_version: int = FORMAT_VERSION
     name: str
     domains: list[str]
@@ -76,7 +74,7 @@ class CertRecord(_Model):
     renewals: int = 0
 
 
-class StateMeta(_Model):
+class StateMeta(RecordModel):
     format_version: int = FORMAT_VERSION
     lineage: str
     serial: int

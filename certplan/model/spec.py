@@ -10,14 +10,13 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from certplan.model.base import InputModel
 from certplan.model.domains import normalise_domain
 from certplan.model.hostport import HostPort, parse_hostport
 
@@ -26,11 +25,8 @@ KEY_TYPES: tuple[str, ...] = ("ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-
-class ChallengeRule(_Model):
+class ChallengeRule(InputModel):
     """How one group of names is proven: http-01 (webroot or standalone) or dns-01."""
 
     type: Literal["http-01", "dns-01"]
@@ -105,7 +101,7 @@ def _check_mode(value: str) -> str:
     return value.zfill(4)
 
 
-class InstallTarget(_Model):
+class InstallTarget(InputModel):
     """Where key and certificate files go, and how the server picks them up."""
 
     key_file: str | None = None
@@ -161,7 +157,7 @@ class InstallTarget(_Model):
         return int(self.key_mode if secret else self.cert_mode, 8)
 
 
-class OnRemove(_Model):
+class OnRemove(InputModel):
     """What `remove` does when this spec is deleted later (remembered in state)."""
 
     revoke: bool = False
@@ -177,7 +173,7 @@ def ca_list(value: Any) -> Any:
     return value
 
 
-class CertSpec(_Model):
+class CertSpec(InputModel):
     name: str
     domains: list[str] = Field(min_length=1, max_length=100)
     ca: list[str] | None = None

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from certplan.core.plan import Action, Plan
 from certplan.model.observed import Observations
 from certplan.model.project import Project
 from certplan.model.records import CertRecord
+from certplan.model.timefmt import minutes
 from certplan.store.files import dump_json
-
-
-def _ts(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%d %H:%M") if value else None
 
 
 def rows(project: Project, records: dict[str, CertRecord], plan: Plan) -> list[dict[str, Any]]:
@@ -39,10 +35,10 @@ def rows(project: Project, records: dict[str, CertRecord], plan: Plan) -> list[d
             "key": rec.key_type if rec else (desired.spec.key if desired else None),
             "sans": list(domains[1:]),
             "ca": rec.ca if rec else (desired.spec.ca or [""])[0] if desired else None,
-            "created": _ts(rec.created_at) if rec else None,
-            "issued": _ts(cert.issued_at) if cert else None,
-            "next_renewal": _ts(change.renew_at) if change else None,
-            "expires": _ts(cert.not_after) if cert else None,
+            "created": minutes(rec.created_at) if rec else None,
+            "issued": minutes(cert.issued_at) if cert else None,
+            "next_renewal": minutes(change.renew_at) if change else None,
+            "expires": minutes(cert.not_after) if cert else None,
             "serial": cert.serial if cert else None,
             "status": status,
         })
