@@ -5,7 +5,7 @@ Models only; reading the file and collecting problems is in `project.py`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -93,9 +93,6 @@ class Config(InputModel):
     http01: Http01Settings = Field(default_factory=Http01Settings)
     paths: Paths = Field(default_factory=Paths)
     state: StateSettings = Field(default_factory=StateSettings)
-
-
-ConfigSection = Literal["defaults", "ca", "providers", "dns", "http01", "paths"]
 
 
 def ca_directory(config: Config, name: str) -> str | None:

@@ -21,7 +21,6 @@ from certplan.model.domains import normalise_domain
 from certplan.model.hostport import HostPort, parse_hostport
 
 KeyType = Literal["ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096"]
-KEY_TYPES: tuple[str, ...] = ("ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from certplan.core.plan import Action, Plan
-from certplan.model.observed import Observations
 from certplan.model.project import Project
 from certplan.model.records import CertRecord
 from certplan.model.timefmt import minutes
@@ -49,6 +48,3 @@ def show(record: CertRecord) -> str:
     """Everything recorded for one certificate: state is public, so all of it."""
     return dump_json(record).decode()
 
-
-def empty_observations() -> Observations:
-    return Observations()
