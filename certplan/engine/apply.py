@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from certplan.core.plan import FAILED_INSTALL, Action, Change, Plan, spec_digest, target_digest
+from certplan.core.plan import FAILED_INSTALL, Action, Change, Plan, target_digest
 from certplan.engine.issuance import Issued, Issuer
 from certplan.engine.sessions import Sessions
 from certplan.installers import INSTALLERS, delete_files
@@ -111,7 +111,6 @@ class Applier:
         return CertRecord(
             name=spec.name, domains=list(spec.domains), key_type=spec.key or "ec-256", ca=ca,
             ca_directory=directory, profile=spec.profile,
-            spec_digest=spec_digest(spec, directory),
             created_at=old.created_at if old else self.clock(), on_remove=spec.on_remove,
             installs=list(old.installs) if old else [],
             renewals=old.renewals if old else 0)

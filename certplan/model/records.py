@@ -8,14 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from certplan.model.base import RecordModel
 from certplan.model.errors import Problem
 from certplan.model.spec import OnRemove
 
 FORMAT_VERSION = 1
+
+
+def _readable(version: int) -> int:
+    """Refuse what a newer certplan wrote: its fields may mean what this one cannot know."""
+    if version > FORMAT_VERSION:
+        raise ValueError(f"written by a newer certplan (format {version}; this certplan reads "
+                         f"format {FORMAT_VERSION} and older): upgrade certplan")
+    return version
+
+
+FormatVersion = Annotated[int, AfterValidator(_readable)]
 
 
 
@@ -56,7 +68,7 @@ class Revocation(RecordModel):
 
 
 class CertRecord(RecordModel):
-    format_version: int = FORMAT_VERSION
+    format_version: FormatVersion = FORMAT_VERSION
     name: str
     domains: list[str]
     key_type: str
@@ -64,7 +76,6 @@ class CertRecord(RecordModel):
     ca_directory: str
     account_url: str | None = None
     profile: str | None = None
-    spec_digest: str
     created_at: datetime
     certificate: CertFacts | None = None
     installs: list[InstallRecord] = Field(default_factory=list)
@@ -72,10 +83,13 @@ class CertRecord(RecordModel):
     revoked: Revocation | None = None
     on_remove: OnRemove = Field(default_factory=OnRemove)
     renewals: int = 0
+    # Written by certplan 0.1 and never read (the planner compares the fields
+    # themselves): still accepted so that those state files load, no longer written.
+    spec_digest: str | None = Field(default=None, exclude=True)
 
 
 class StateMeta(RecordModel):
-    format_version: int = FORMAT_VERSION
+    format_version: FormatVersion = FORMAT_VERSION
     lineage: str
     serial: int
 

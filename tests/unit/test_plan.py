@@ -16,7 +16,6 @@ from certplan.core.plan import (
     Observations,
     Plan,
     make_plan,
-    spec_digest,
     target_digest,
 )
 from certplan.core.policy import ari_pick
@@ -74,7 +73,7 @@ def record(d: Desired, *, not_before: datetime = NOW - 30 * DAY, lifetime: timed
     base: dict[str, Any] = {
         "name": spec.name, "domains": list(spec.domains), "key_type": spec.key,
         "ca": (spec.ca or ["letsencrypt"])[0], "ca_directory": d.directories[0],
-        "profile": spec.profile, "spec_digest": spec_digest(spec, d.directories[0]),
+        "profile": spec.profile,
         "created_at": NOW - 60 * DAY, "certificate": facts,
         "installs": [installed(t) for t in spec.install],
     }
