@@ -95,11 +95,13 @@ class Applier:
             self.serial = self.store.write(record, self.serial).serial
             self.records[record.name] = record
 
-    def _record_order(self, name: str, ca: str, order_url: str) -> None:
-        """Called once an order exists: the next run resumes it after a crash."""
+    def _record_order(self, name: str, ca: str, order_url: str, csr_pem: bytes) -> None:
+        """Called once an order exists (its key already in the keystore): the next
+        run resumes it, also after a crash."""
         desired = self.project.by_name()[name]
         directory = desired.directories[list(desired.spec.ca or []).index(ca)]
-        pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock())
+        pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock(),
+                               csr_pem=csr_pem.decode("ascii"))
         rec = self.records.get(name)
         if rec is None:
             rec = self._base_record(desired, ca, directory, None)
@@ -123,7 +125,7 @@ class Applier:
         issued = self.issuer.obtain(desired.spec, old)
         record = self._issued_record(desired, issued, old)
         self._save(record)
-        self.keystore.clear_pending(change.name)  # only now: see Issuer._obtain_from
+        self.keystore.clear_pending(change.name)  # the order's key, only now: see Issuer._obtain_from
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record)
         record = record.model_copy(update={"installs": installs})

@@ -13,6 +13,7 @@ from certplan.engine.challenges import solve
 from certplan.engine.sessions import CaTarget, Sessions
 from certplan.model.crypto import (
     CertInfo,
+    csr_matches_key,
     csr_names,
     generate_key,
     key_to_pem,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from certplan.ca import AcmeClient, Order
 
 Log = Callable[[str], None]
-OnOrder = Callable[[str, str, str], None]  # (certificate name, CA name, order URL)
+OnOrder = Callable[[str, str, str, bytes], None]  # (certificate name, CA name, order URL, CSR)
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Issuer:
 
     def _order(self, client: AcmeClient, target: CaTarget, spec: CertSpec,
                record: CertRecord | None) -> tuple[Order, bytes, list[str]]:
-        resumed = self._resume(client, target, spec)
+        resumed = self._resume(client, target, spec, record)
         if resumed is not None:
             return resumed[0], resumed[1], ["resumed the open order " + resumed[0].url]
         self._check_profile(client, target, spec)
@@ -109,9 +110,10 @@ class Issuer:
             replaces = record.certificate.ari_id
         notes: list[str] = []
         order = self._new_order(client, csr_pem, spec, replaces, notes)
-        self.keystore.store_pending(spec.name, order_url=order.url, csr_pem=csr_pem,
-                                    directory=target.directory, key_pem=key_pem)
-        self.on_order(spec.name, target.name, order.url)
+        # The key first, then the record that points to it: a crash in between
+        # leaves a key no record names, which the next order overwrites.
+        self.keystore.store_pending_key(spec.name, key_pem)
+        self.on_order(spec.name, target.name, order.url, csr_pem)
         self.log(f"{spec.name}: order {order.url} for {', '.join(spec.domains)}")
         return order, key_pem, notes
 
@@ -126,19 +128,28 @@ class Issuer:
             self.log(f"{spec.name}: {notes[-1]}")
             return client.new_order(csr_pem, profile=spec.profile)
 
-    def _resume(self, client: AcmeClient, target: CaTarget,
-                spec: CertSpec) -> tuple[Order, bytes] | None:
-        pending = self.keystore.load_pending(spec.name)
+    def _resume(self, client: AcmeClient, target: CaTarget, spec: CertSpec,
+                record: CertRecord | None) -> tuple[Order, bytes] | None:
+        """The open order recorded in state, with its key from the keystore, if it
+        is still the order to finish; else None (and its key is forgotten)."""
+        pending = record.pending_order if record is not None else None
         if pending is None:
             return None
+        key_pem = self.keystore.load_pending_key(spec.name)
+        csr_pem = pending.csr_pem.encode("ascii") if pending.csr_pem is not None else None
+        if key_pem is None or csr_pem is None or not _csr_of(csr_pem, key_pem):
+            self.log(f"{spec.name}: open order {pending.url} cannot be resumed (its CSR or "
+                     f"key is not kept); ordering anew")
+            self.keystore.clear_pending(spec.name)
+            return None
         if pending.directory != target.directory or \
-                set(csr_names(pending.csr_pem)) != set(spec.domains):
+                set(csr_names(csr_pem)) != set(spec.domains):
             self.keystore.clear_pending(spec.name)
             return None
         try:
-            order = client.fetch_order(pending.order_url, pending.csr_pem)
+            order = client.fetch_order(pending.url, csr_pem)
         except AcmeError as exc:
-            self.log(f"{spec.name}: open order {pending.order_url} cannot be resumed ({exc})")
+            self.log(f"{spec.name}: open order {pending.url} cannot be resumed ({exc})")
             self.keystore.clear_pending(spec.name)
             return None
         if order.status in ("invalid", "expired", "deactivated", "revoked"):
@@ -146,7 +157,7 @@ class Issuer:
             self.keystore.clear_pending(spec.name)
             return None
         self.log(f"{spec.name}: resuming order {order.url} ({order.status})")
-        return order, pending.key_pem
+        return order, key_pem
 
     def _check_profile(self, client: AcmeClient, target: CaTarget, spec: CertSpec) -> None:
         profiles = client.meta.profiles
@@ -164,6 +175,14 @@ class Issuer:
                 return current[0]
         assert spec.key is not None
         return key_to_pem(generate_key(spec.key))
+
+
+def _csr_of(csr_pem: bytes, key_pem: bytes) -> bool:
+    """The CSR was made for this key (a key from another order's attempt is not)."""
+    try:
+        return csr_matches_key(csr_pem, key_pem)
+    except CertplanError:
+        return False
 
 
 def _load(key_pem: bytes) -> Any:

@@ -53,12 +53,17 @@ class InstallRecord(RecordModel):
 
 
 class PendingOrder(RecordModel):
-    """An order created but not yet recorded as a certificate (for crash recovery)."""
+    """The one record of an open order: created at the CA, not yet recorded as a
+    certificate. The next apply resumes it instead of ordering twice (also after a
+    crash). Public facts only: the order's new private key waits in the keystore."""
 
     url: str
     ca: str
     directory: str
     created_at: datetime
+    # The CSR the order is finalized with: it binds the order to its names and to the
+    # key in the keystore. None in records written by certplan 0.1 (not resumed).
+    csr_pem: str | None = None
 
 
 class Revocation(RecordModel):

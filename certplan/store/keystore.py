@@ -6,9 +6,11 @@ Layout under the root:
     accounts/<id>.json              public facts: directory, email, account URL, created
     certs/NAME/current/key.pem      the installed key (0600) and its full chain
     certs/NAME/current/fullchain.pem
-    certs/NAME/previous/...         the one before, kept for rollback
-    certs/NAME/pending.key.pem      key of an open order, stored BEFORE finalize (0600)
-    certs/NAME/pending.json         order URL, CSR, directory of that order
+    certs/NAME/previous/...         the one before: never read by certplan, kept so that
+                                    an operator can put it back by hand (rollback)
+    certs/NAME/pending.key.pem      the new key of an open order, stored before the order
+                                    is recorded in state (0600); the order itself (URL, CA,
+                                    CSR) is public and kept in the state record
     archive/NAME-<UTC timestamp>/   what `remove` put aside
 
 `<id>` is the first 24 hex digits of SHA-256("<directory URL>\\n<email>").
@@ -34,6 +36,8 @@ from certplan.store.atomic import atomic_write, ensure_private_dir, fsync_dir
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
 DEFAULT_ROOT = Path(".certplan")
+PENDING_KEY = "pending.key.pem"
+LEGACY_PENDING_ORDER = "pending.json"  # written by certplan 0.1; removed, never read
 
 
 class KeystoreError(CertplanError):
@@ -48,17 +52,6 @@ class AccountRecord:
     email: str
     account_url: str | None
     created: str  # ISO 8601 UTC
-
-
-@dataclass(frozen=True)
-class PendingOrder:
-    """An order created but not yet finished: enough to resume it after a crash."""
-
-    order_url: str
-    csr_pem: bytes
-    directory: str
-    key_pem: bytes
-    created: str
 
 
 def _utcnow() -> datetime.datetime:
@@ -171,9 +164,6 @@ class Keystore:
         self._recover(name)
         return self._load_pair(self.cert_dir(name) / "current")
 
-    def load_previous(self, name: str) -> tuple[bytes, bytes] | None:
-        return self._load_pair(self.cert_dir(name) / "previous")
-
     def _load_pair(self, folder: Path) -> tuple[bytes, bytes] | None:
         key, chain = _read(folder / "key.pem"), _read(folder / "fullchain.pem")
         if key is None or chain is None:
@@ -181,7 +171,8 @@ class Keystore:
         return key, chain
 
     def store_current(self, name: str, key_pem: bytes, fullchain_pem: bytes) -> None:
-        """Make (key, fullchain) current; the old current becomes previous.
+        """Make (key, fullchain) current; the old current becomes previous (the
+        rollback copy for people; certplan itself never reads it).
 
         Storing the same certificate again changes nothing (idempotent resume)."""
         base = self._dir("certs", name)
@@ -212,46 +203,23 @@ class Keystore:
             os.rename(staging, current)
             fsync_dir(base)
 
-    # -- pending orders ----------------------------------------------------------------------
+    # -- the key of an open order -------------------------------------------------------------
 
-    def store_pending(self, name: str, *, order_url: str, csr_pem: bytes, directory: str,
-                      key_pem: bytes) -> None:
-        """Persist an open order and its new key (key first, 0600) before finalizing."""
-        base = self._dir("certs", name)
-        atomic_write(base / "pending.key.pem", key_pem, KEY_MODE)
-        record = {"order_url": order_url, "csr_pem": csr_pem.decode("ascii"),
-                  "directory": directory, "created": _utcnow().isoformat(timespec="seconds")}
-        data = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        atomic_write(base / "pending.json", data.encode(), PUBLIC_MODE)
+    def store_pending_key(self, name: str, key_pem: bytes) -> None:
+        """Keep the new key of an open order (0600), before the state records the order."""
+        atomic_write(self._dir("certs", name) / PENDING_KEY, key_pem, KEY_MODE)
 
-    def load_pending(self, name: str) -> PendingOrder | None:
-        base = self.cert_dir(name)
-        raw, key = _read(base / "pending.json"), _read(base / "pending.key.pem")
-        if raw is None or key is None:
-            return None
-        try:
-            rec = json.loads(raw)
-            return PendingOrder(order_url=rec["order_url"], csr_pem=rec["csr_pem"].encode(),
-                                directory=rec["directory"], key_pem=key,
-                                created=rec.get("created", ""))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise KeystoreError(f"{base / 'pending.json'}: not a valid pending order") from None
+    def load_pending_key(self, name: str) -> bytes | None:
+        return _read(self.cert_dir(name) / PENDING_KEY)
 
     def clear_pending(self, name: str) -> None:
+        """Forget the open order's key (and a pending.json left by certplan 0.1, whose
+        open order is not resumed: its state record has no CSR to check it against)."""
         base = self.cert_dir(name)
-        for file in ("pending.json", "pending.key.pem"):
+        for file in (PENDING_KEY, LEGACY_PENDING_ORDER):
             (base / file).unlink(missing_ok=True)
         if base.exists():
             fsync_dir(base)
-
-    def promote_pending(self, name: str, fullchain_pem: bytes) -> None:
-        """The pending key and this chain become current (old current -> previous);
-        the pending order is cleared."""
-        pending = self.load_pending(name)
-        if pending is None:
-            raise KeystoreError(f"no pending order for {name!r} in {self.cert_dir(name)}")
-        self.store_current(name, pending.key_pem, fullchain_pem)
-        self.clear_pending(name)
 
     # -- removal -----------------------------------------------------------------------------
 
