@@ -17,7 +17,7 @@ import pytest
 from certplan.core.plan import make_plan
 from certplan.engine.apply import Applier
 from certplan.load import load_project
-from certplan.model.crypto import cert_info
+from certplan.model.crypto import cert_info, generate_key, key_to_pem
 from certplan.model.observed import Observations
 from certplan.model.records import CertRecord, StateMeta
 from certplan.store.backends import open_state_backend
@@ -104,22 +104,27 @@ def test_crash_between_keystore_and_state_records_the_same_certificate(
     assert os.path.exists(stack[1].cert_path)
 
 
-def test_an_open_order_recorded_by_certplan_0_1_is_ordered_anew(
-        tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
+@pytest.mark.parametrize("case", ["certplan-0.1", "another-key"])
+def test_an_open_order_that_cannot_be_bound_to_its_key_is_ordered_anew(
+        case: str, tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """certplan 0.1 kept the CSR in the keystore's pending.json, not in state: such
-    an open order is not resumed (nothing binds it to the key), but ordered anew,
-    and the old file is removed."""
+    """certplan-0.1: the state's open order has no CSR (0.1 kept it in the keystore's
+    pending.json); another-key: the keystore's pending key is not the one the CSR
+    was made for (a later order's, cut short). Neither is resumed: a new order is
+    made, and the old files are removed."""
     project, old_serial, kept_serial = crash_after_keystore(tmp_path, stack, monkeypatch)
     state_file = project.root / "state" / "crash.json"
     data = json.loads(state_file.read_text())
     pending = data["pending_order"]
-    del pending["csr_pem"]
-    state_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     folder = project.root / ".certplan" / "certs" / "crash"
-    (folder / "pending.json").write_text(json.dumps({
-        "order_url": pending["url"], "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----...",
-        "directory": pending["directory"], "created": "2026-01-01T00:00:00+00:00"}))
+    if case == "certplan-0.1":
+        del pending["csr_pem"]
+        state_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        (folder / "pending.json").write_text(json.dumps({
+            "order_url": pending["url"], "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----...",
+            "directory": pending["directory"], "created": "2026-01-01T00:00:00+00:00"}))
+    else:
+        (folder / "pending.key.pem").write_bytes(key_to_pem(generate_key("ec-256")))
 
     res = project.apply()
     assert res.returncode == 0, res.stdout + res.stderr
