@@ -125,7 +125,7 @@ class Applier:
         issued = self.issuer.obtain(desired.spec, old)
         record = self._issued_record(desired, issued, old)
         self._save(record)
-        self.keystore.clear_pending(change.name)  # the order's key, only now: see Issuer._obtain_from
+        self.keystore.clear_pending(change.name)  # its key only now: see Issuer._obtain_from
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record)
         record = record.model_copy(update={"installs": installs})

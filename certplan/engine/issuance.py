@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certplan.engine.challenges import solve
-from certplan.engine.sessions import CaTarget, Sessions
+from certplan.engine.sessions import CaEndpoint, Sessions
 from certplan.model.crypto import (
     CertInfo,
     csr_matches_key,
@@ -36,7 +36,7 @@ OnOrder = Callable[[str, str, str, bytes], None]  # (certificate name, CA name, 
 class Issued:
     key_pem: bytes
     fullchain_pem: bytes
-    ca: CaTarget
+    ca: CaEndpoint
     account_url: str
     info: CertInfo
     ari_id: str | None
@@ -76,9 +76,9 @@ class Issuer:
     def _obtain_from(self, ca_name: str, spec: CertSpec, record: CertRecord | None) -> Issued:
         from certplan.ca import ari_cert_id, choose_chain
 
-        client, target = self.sessions.client(ca_name)
+        client, endpoint = self.sessions.client(ca_name)
         deadline = time.monotonic() + self.timeout
-        order, key_pem, notes = self._order(client, target, spec, record)
+        order, key_pem, notes = self._order(client, endpoint, spec, record)
         solve(client, order, spec, deadline, self.validator_args, self.log)
         chains = client.finalize(order, deadline)
         fullchain = choose_chain(chains, spec.preferred_chain).encode("ascii")
@@ -92,20 +92,20 @@ class Issuer:
             ari_id: str | None = ari_cert_id(fullchain.decode("ascii"))
         except (CertplanError, ValueError):
             ari_id = None
-        return Issued(key_pem=key_pem, fullchain_pem=fullchain, ca=target,
+        return Issued(key_pem=key_pem, fullchain_pem=fullchain, ca=endpoint,
                       account_url=client.account_url or "", info=info, ari_id=ari_id,
                       notes=notes)
 
-    def _order(self, client: AcmeClient, target: CaTarget, spec: CertSpec,
+    def _order(self, client: AcmeClient, endpoint: CaEndpoint, spec: CertSpec,
                record: CertRecord | None) -> tuple[Order, bytes, list[str]]:
-        resumed = self._resume(client, target, spec, record)
+        resumed = self._resume(client, endpoint, spec, record)
         if resumed is not None:
             return resumed[0], resumed[1], ["resumed the open order " + resumed[0].url]
-        self._check_profile(client, target, spec)
+        self._check_profile(client, endpoint, spec)
         key_pem = self._key_for(spec)
         csr_pem = make_csr(_load(key_pem), spec.domains)
         replaces = None
-        if record is not None and record.certificate is not None and record.ca == target.name \
+        if record is not None and record.certificate is not None and record.ca == endpoint.name \
                 and client.meta.renewal_info:
             replaces = record.certificate.ari_id
         notes: list[str] = []
@@ -113,7 +113,7 @@ class Issuer:
         # The key first, then the record that points to it: a crash in between
         # leaves a key no record names, which the next order overwrites.
         self.keystore.store_pending_key(spec.name, key_pem)
-        self.on_order(spec.name, target.name, order.url, csr_pem)
+        self.on_order(spec.name, endpoint.name, order.url, csr_pem)
         self.log(f"{spec.name}: order {order.url} for {', '.join(spec.domains)}")
         return order, key_pem, notes
 
@@ -128,7 +128,7 @@ class Issuer:
             self.log(f"{spec.name}: {notes[-1]}")
             return client.new_order(csr_pem, profile=spec.profile)
 
-    def _resume(self, client: AcmeClient, target: CaTarget, spec: CertSpec,
+    def _resume(self, client: AcmeClient, endpoint: CaEndpoint, spec: CertSpec,
                 record: CertRecord | None) -> tuple[Order, bytes] | None:
         """The open order recorded in state, with its key from the keystore, if it
         is still the order to finish; else None (and its key is forgotten)."""
@@ -142,7 +142,7 @@ class Issuer:
                      f"key is not kept); ordering anew")
             self.keystore.clear_pending(spec.name)
             return None
-        if pending.directory != target.directory or \
+        if pending.directory != endpoint.directory or \
                 set(csr_names(csr_pem)) != set(spec.domains):
             self.keystore.clear_pending(spec.name)
             return None
@@ -159,13 +159,13 @@ class Issuer:
         self.log(f"{spec.name}: resuming order {order.url} ({order.status})")
         return order, key_pem
 
-    def _check_profile(self, client: AcmeClient, target: CaTarget, spec: CertSpec) -> None:
+    def _check_profile(self, client: AcmeClient, endpoint: CaEndpoint, spec: CertSpec) -> None:
         profiles = client.meta.profiles
         if spec.profile and profiles and spec.profile not in profiles:
-            raise CertplanError(f"{spec.name}: CA {target.name} offers no profile "
+            raise CertplanError(f"{spec.name}: CA {endpoint.name} offers no profile "
                                 f"{spec.profile!r} (offered: {', '.join(sorted(profiles))})")
         if spec.profile and not profiles:
-            raise CertplanError(f"{spec.name}: CA {target.name} advertises no profiles, "
+            raise CertplanError(f"{spec.name}: CA {endpoint.name} advertises no profiles, "
                                 f"so profile = {spec.profile!r} cannot be honoured")
 
     def _key_for(self, spec: CertSpec) -> bytes:

@@ -29,7 +29,7 @@ def observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
     files = file_hashes(sorted(paths))
     if not refresh_ari:
         return Observations(files=files)
-    from certplan.observe.ari import AriTarget, fetch_windows
+    from certplan.observe.ari import AriLookup, fetch_windows
 
     targets = []
     for name, rec in records.items():
@@ -37,7 +37,7 @@ def observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
         if name not in wanted or cert is None or not cert.ari_id:
             continue
         ca = project.config.ca.get(rec.ca)
-        targets.append(AriTarget(name=name, directory=rec.ca_directory, cert_id=cert.ari_id,
+        targets.append(AriLookup(name=name, directory=rec.ca_directory, cert_id=cert.ari_id,
                                  ca_bundle=project.path(ca.ca_bundle).as_posix()
                                  if ca and ca.ca_bundle else None))
     from certplan.observe.ari_cache import CACHE_FILE

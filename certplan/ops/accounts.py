@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certplan.engine.sessions import CaTarget
+from certplan.engine.sessions import CaEndpoint
 from certplan.model.config import ca_directory
 from certplan.model.crypto import describe_key, generate_key, key_to_pem, load_key
 from certplan.model.errors import CertplanError
@@ -82,51 +82,51 @@ def list_accounts(project: Project) -> list[AccountView]:
     return views
 
 
-def _target(project: Project, ca_name: str | None) -> CaTarget:
+def _endpoint(project: Project, ca_name: str | None) -> CaEndpoint:
     name = ca_name or project.config.defaults.ca[0]
     try:
-        return CaTarget.of(project, name)
+        return CaEndpoint.of(project, name)
     except CertplanError:
         known = sorted(set(PRESETS) | set(project.config.ca))
         raise CertplanError(f"unknown CA {name!r} (known: {', '.join(known)})") from None
 
 
-def account_for(project: Project, ca_name: str | None) -> tuple[CaTarget, AccountView]:
-    target = _target(project, ca_name)
-    ident = Keystore.account_id(target.directory, target.email or "")
+def account_for(project: Project, ca_name: str | None) -> tuple[CaEndpoint, AccountView]:
+    endpoint = _endpoint(project, ca_name)
+    ident = Keystore.account_id(endpoint.directory, endpoint.email or "")
     for view in list_accounts(project):
         if view.id == ident:
-            return target, view
-    raise CertplanError(f"no account for CA {target.name} ({target.directory}, e-mail "
-                        f"{target.email or 'none'}) in the keystore {project.keystore_dir}; "
+            return endpoint, view
+    raise CertplanError(f"no account for CA {endpoint.name} ({endpoint.directory}, e-mail "
+                        f"{endpoint.email or 'none'}) in the keystore {project.keystore_dir}; "
                         f"`certplan apply` creates it")
 
 
-def _connect(target: CaTarget, key_pem: bytes, timeout: float) -> AcmeClient:
+def _connect(endpoint: CaEndpoint, key_pem: bytes, timeout: float) -> AcmeClient:
     from certplan.ca import AcmeClient
 
-    client = AcmeClient.connect(target.directory, load_key(key_pem, source="account key"),
-                                ca_bundle=target.ca_bundle, timeout=timeout)
+    client = AcmeClient.connect(endpoint.directory, load_key(key_pem, source="account key"),
+                                ca_bundle=endpoint.ca_bundle, timeout=timeout)
     if client.find_account() is None:
-        raise CertplanError(f"CA {target.name} ({target.directory}) knows no account for "
+        raise CertplanError(f"CA {endpoint.name} ({endpoint.directory}) knows no account for "
                             f"this key (deactivated, or the CA was reset)")
     return client
 
 
-def _key_paths(project: Project, target: CaTarget) -> tuple[Path, Path]:
-    key_path, _ = Keystore(project.keystore_dir).account_paths(target.directory,
-                                                               target.email or "")
+def _key_paths(project: Project, endpoint: CaEndpoint) -> tuple[Path, Path]:
+    key_path, _ = Keystore(project.keystore_dir).account_paths(endpoint.directory,
+                                                               endpoint.email or "")
     return key_path, key_path.with_name(key_path.name + ".next")
 
 
 def show_account(project: Project, ca_name: str | None, remote: bool,
                  timeout: float = 30.0) -> tuple[AccountView, dict[str, Any] | None]:
     """Local facts, and (remote) the account as the CA has it: status, contact."""
-    target, view = account_for(project, ca_name)
+    endpoint, view = account_for(project, ca_name)
     if not remote:
         return view, None
-    key_path, _ = _key_paths(project, target)
-    client = _connect(target, key_path.read_bytes(), timeout)
+    key_path, _ = _key_paths(project, endpoint)
+    client = _connect(endpoint, key_path.read_bytes(), timeout)
     details = client.account_details()
     return view, {k: details[k] for k in ("status", "contact", "orders") if k in details}
 
@@ -135,9 +135,9 @@ def deactivate_account(project: Project, ca_name: str | None, timeout: float = 3
                        now: datetime | None = None) -> tuple[AccountView, Path]:
     """Deactivate the account at the CA (irreversible), then move its key aside so
     the next apply creates a fresh account. Returns where the old key went."""
-    target, view = account_for(project, ca_name)
-    key_path, _ = _key_paths(project, target)
-    client = _connect(target, key_path.read_bytes(), timeout)
+    endpoint, view = account_for(project, ca_name)
+    key_path, _ = _key_paths(project, endpoint)
+    client = _connect(endpoint, key_path.read_bytes(), timeout)
     client.deactivate_account()
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     info_path = key_path.with_name(view.id + ".json")
@@ -155,13 +155,13 @@ def rollover_account(project: Project, ca_name: str | None,
     The new key is written (0600) beside the old one before the CA is asked, and
     takes the old one's place only once the CA accepted it. Returns the account
     and the new key's thumbprint."""
-    target, view = account_for(project, ca_name)
-    key_path, next_path = _key_paths(project, target)
+    endpoint, view = account_for(project, ca_name)
+    key_path, next_path = _key_paths(project, endpoint)
     if next_path.exists():
         raise CertplanError(f"{next_path} exists: an earlier rollover was cut short; if "
-                            f"`certplan account show {target.name}` fails, the CA has the "
+                            f"`certplan account show {endpoint.name}` fails, the CA has the "
                             f"new key: move {next_path.name} over {key_path.name}")
-    client = _connect(target, key_path.read_bytes(), timeout)
+    client = _connect(endpoint, key_path.read_bytes(), timeout)
     new_pem = key_to_pem(generate_key(view.key_type))
     atomic_write(next_path, new_pem, KEY_MODE)
     try:
