@@ -13,7 +13,7 @@ from certplan.model.config import Config, ProviderEntry, ca_directory, known_cas
 from certplan.model.errors import InputError, Problem, RegistryError, problems_from
 from certplan.model.gcpause import gc_paused
 from certplan.model.presets import PRESETS
-from certplan.model.project import CONFIG_FILE, Desired, Project
+from certplan.model.project import CONFIG_FILE, Desired, Project, ResolvedSpec
 from certplan.model.spec import CertSpec
 
 
@@ -138,14 +138,9 @@ def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
 
 
 def _resolve(spec: CertSpec, config: Config, shown: str) -> Desired:
-    d = config.defaults
-    spec = spec.model_copy(update={
-        "ca": spec.ca or list(d.ca),
-        "key": spec.key or d.key,
-        "renew_before_days": spec.renew_before_days or d.renew_before_days,
-    })
-    dirs = tuple(ca_directory(config, ca) or "" for ca in spec.ca or [])
-    return Desired(spec=spec, directories=dirs, file=shown)
+    resolved = ResolvedSpec.resolve(spec, config.defaults)
+    dirs = tuple(ca_directory(config, ca) or "" for ca in resolved.ca)
+    return Desired(spec=resolved, directories=dirs, file=shown)
 
 
 def load_project(root: Path) -> Project:

@@ -99,7 +99,7 @@ class Applier:
         """Called once an order exists (its key already in the keystore): the next
         run resumes it, also after a crash."""
         desired = self.project.by_name()[name]
-        directory = desired.directories[list(desired.spec.ca or []).index(ca)]
+        directory = desired.directories[desired.spec.ca.index(ca)]
         pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock(),
                                csr_pem=csr_pem.decode("ascii"))
         rec = self.records.get(name)
@@ -111,7 +111,7 @@ class Applier:
                      old: CertRecord | None) -> CertRecord:
         spec = desired.spec
         return CertRecord(
-            name=spec.name, domains=list(spec.domains), key_type=spec.key or "ec-256", ca=ca,
+            name=spec.name, domains=list(spec.domains), key_type=spec.key, ca=ca,
             ca_directory=directory, profile=spec.profile,
             created_at=old.created_at if old else self.clock(), on_remove=spec.on_remove,
             installs=list(old.installs) if old else [],

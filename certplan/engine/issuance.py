@@ -21,8 +21,8 @@ from certplan.model.crypto import (
     verify_issued,
 )
 from certplan.model.errors import AcmeError, CertplanError, ChallengeError
+from certplan.model.project import ResolvedSpec
 from certplan.model.records import CertRecord
-from certplan.model.spec import CertSpec
 from certplan.store.keystore import Keystore
 
 if TYPE_CHECKING:
@@ -53,9 +53,9 @@ class Issuer:
         self.on_order = on_order
         self.timeout = timeout
 
-    def obtain(self, spec: CertSpec, record: CertRecord | None) -> Issued:
+    def obtain(self, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
         """From the spec's first CA; on a failure the CA owns, from the next one."""
-        cas = list(spec.ca or [])
+        cas = spec.ca
         failures: list[str] = []
         for i, ca_name in enumerate(cas):
             try:
@@ -73,7 +73,7 @@ class Issuer:
             raise AcmeError(failures[0].split(": ", 1)[1])
         raise AcmeError("every CA failed: " + " | ".join(failures))
 
-    def _obtain_from(self, ca_name: str, spec: CertSpec, record: CertRecord | None) -> Issued:
+    def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
         from certplan.ca import ari_cert_id, choose_chain
 
         client, endpoint = self.sessions.client(ca_name)
@@ -96,7 +96,7 @@ class Issuer:
                       account_url=client.account_url or "", info=info, ari_id=ari_id,
                       notes=notes)
 
-    def _order(self, client: AcmeClient, endpoint: CaEndpoint, spec: CertSpec,
+    def _order(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec,
                record: CertRecord | None) -> tuple[Order, bytes, list[str]]:
         resumed = self._resume(client, endpoint, spec, record)
         if resumed is not None:
@@ -117,7 +117,7 @@ class Issuer:
         self.log(f"{spec.name}: order {order.url} for {', '.join(spec.domains)}")
         return order, key_pem, notes
 
-    def _new_order(self, client: AcmeClient, csr_pem: bytes, spec: CertSpec,
+    def _new_order(self, client: AcmeClient, csr_pem: bytes, spec: ResolvedSpec,
                    replaces: str | None, notes: list[str]) -> Order:
         from certplan.ca import ReplacesRejected
 
@@ -128,7 +128,7 @@ class Issuer:
             self.log(f"{spec.name}: {notes[-1]}")
             return client.new_order(csr_pem, profile=spec.profile)
 
-    def _resume(self, client: AcmeClient, endpoint: CaEndpoint, spec: CertSpec,
+    def _resume(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec,
                 record: CertRecord | None) -> tuple[Order, bytes] | None:
         """The open order recorded in state, with its key from the keystore, if it
         is still the order to finish; else None (and its key is forgotten)."""
@@ -159,7 +159,7 @@ class Issuer:
         self.log(f"{spec.name}: resuming order {order.url} ({order.status})")
         return order, key_pem
 
-    def _check_profile(self, client: AcmeClient, endpoint: CaEndpoint, spec: CertSpec) -> None:
+    def _check_profile(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec) -> None:
         profiles = client.meta.profiles
         if spec.profile and profiles and spec.profile not in profiles:
             raise CertplanError(f"{spec.name}: CA {endpoint.name} offers no profile "
@@ -168,12 +168,11 @@ class Issuer:
             raise CertplanError(f"{spec.name}: CA {endpoint.name} advertises no profiles, "
                                 f"so profile = {spec.profile!r} cannot be honoured")
 
-    def _key_for(self, spec: CertSpec) -> bytes:
+    def _key_for(self, spec: ResolvedSpec) -> bytes:
         if spec.reuse_key:
             current = self.keystore.load_current(spec.name)
             if current is not None and _key_type(current[0]) == spec.key:
                 return current[0]
-        assert spec.key is not None
         return key_to_pem(generate_key(spec.key))
 
 

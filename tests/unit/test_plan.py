@@ -21,9 +21,9 @@ from certplan.core.plan import (
 from certplan.core.policy import ari_pick
 from certplan.model.observed import AriWindow
 from certplan.model.presets import PRESETS
-from certplan.model.project import Desired
+from certplan.model.project import Desired, ResolvedSpec
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, Revocation
-from certplan.model.spec import CertSpec, InstallTarget
+from certplan.model.spec import InstallTarget
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LE = PRESETS["letsencrypt"].directory
@@ -44,7 +44,7 @@ def desired(name: str = "www", domains: Sequence[str] = DOMAINS, *, key: str = "
             ca: Sequence[str] = ("letsencrypt",), directories: Sequence[str] | None = None,
             install: Sequence[InstallTarget] = (), **spec: Any) -> Desired:
     """A spec with its defaults already resolved, as load_project returns it."""
-    cert = CertSpec.model_validate({
+    cert = ResolvedSpec.model_validate({
         "name": name, "domains": list(domains), "ca": list(ca), "key": key,
         "challenge": {"type": "http-01", "webroot": "/srv/www"},
         "install": [t.model_dump() for t in install], **spec,
