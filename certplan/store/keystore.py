@@ -4,6 +4,9 @@ Layout under the root:
 
     accounts/<id>.key.pem           account key (EC P-256 unless told), 0600
     accounts/<id>.json              public facts: directory, email, account URL, created
+    accounts/<id>.key.pem.next      a new key during a key rollover, until the CA accepts it
+    accounts/<id>.deactivated-<UTC timestamp>.key.pem.old, .json.old
+                                    a deactivated account, set aside
     certs/NAME/current/key.pem      the installed key (0600) and its full chain
     certs/NAME/current/fullchain.pem
     certs/NAME/previous/...         the one before: never read by certplan, kept so that
@@ -54,8 +57,34 @@ class AccountRecord:
     created: str  # ISO 8601 UTC
 
 
+@dataclass(frozen=True)
+class StoredAccount:
+    """An account as the keystore holds it: its id (see account_id), record and key."""
+
+    id: str
+    record: AccountRecord
+    key_pem: bytes
+
+
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _stamp(now: datetime.datetime | None) -> str:
+    """A UTC timestamp for names of files put aside: 20261103T040506Z."""
+    return (now or _utcnow()).astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _account_record(path: Path) -> AccountRecord | None:
+    raw = _read(path)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        return AccountRecord(directory=str(data["directory"]), email=str(data.get("email") or ""),
+                             account_url=data.get("account_url"), created=str(data.get("created")))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeystoreError(f"{path}: not a valid account record") from None
 
 
 def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
@@ -133,13 +162,59 @@ class Keystore:
 
     def load_account(self, directory: str, email: str) -> AccountRecord | None:
         _, info_path = self.account_paths(directory, email)
-        raw = _read(info_path)
-        if raw is None:
-            return None
-        try:
-            return AccountRecord(**json.loads(raw))
-        except (ValueError, TypeError):
-            raise KeystoreError(f"{info_path}: not a valid account record") from None
+        return _account_record(info_path)
+
+    def load_account_key(self, directory: str, email: str) -> bytes | None:
+        """The account key PEM, or None (never creates one: see account_key)."""
+        return _read(self.account_paths(directory, email)[0])
+
+    def accounts(self) -> list[StoredAccount]:
+        """Every account with both its key and its record, in id order."""
+        folder = self.root / "accounts"
+        if not folder.is_dir():
+            return []
+        out = []
+        for info_path in sorted(folder.glob("*.json")):
+            key = _read(info_path.with_name(info_path.stem + ".key.pem"))
+            record = _account_record(info_path) if key is not None else None
+            if key is not None and record is not None:
+                out.append(StoredAccount(info_path.stem, record, key))
+        return out
+
+    def set_account_aside(self, directory: str, email: str,
+                          now: datetime.datetime | None = None) -> Path:
+        """Move the key and record of a deactivated account aside (`<id>.deactivated-
+        <UTC timestamp>.key.pem.old` and `.json.old`), so that the next apply creates a
+        new account. Returns where the key went."""
+        key_path, info_path = self.account_paths(directory, email)
+        base = f"{self.account_id(directory, email)}.deactivated-{_stamp(now)}"
+        aside = key_path.with_name(f"{base}.key.pem.old")
+        os.rename(key_path, aside)
+        os.rename(info_path, info_path.with_name(f"{base}.json.old"))
+        fsync_dir(key_path.parent)
+        return aside
+
+    # An account key rollover: the new key is staged beside the old one (0600) before the
+    # CA is asked, and takes its place only once the CA accepted it.
+
+    def staged_account_key(self, directory: str, email: str) -> Path:
+        key_path, _ = self.account_paths(directory, email)
+        return key_path.with_name(key_path.name + ".next")
+
+    def stage_account_key(self, directory: str, email: str, key_pem: bytes) -> None:
+        """Write the new key; KeystoreError if one is staged already (a rollover cut short)."""
+        staged = self.staged_account_key(directory, email)
+        if not _create_exclusive(staged, key_pem, KEY_MODE):
+            raise KeystoreError(f"{staged} exists: an earlier key rollover was cut short")
+
+    def discard_staged_account_key(self, directory: str, email: str) -> None:
+        self.staged_account_key(directory, email).unlink(missing_ok=True)
+
+    def commit_staged_account_key(self, directory: str, email: str) -> None:
+        """The staged key replaces the account key (the CA has accepted it)."""
+        key_path, _ = self.account_paths(directory, email)
+        os.replace(self.staged_account_key(directory, email), key_path)
+        fsync_dir(key_path.parent)
 
     def save_account_url(self, directory: str, email: str, account_url: str) -> None:
         """Remember the account URL the CA gave for this key (public JSON beside it)."""
@@ -228,8 +303,7 @@ class Keystore:
         source = self.cert_dir(name)
         if not source.exists():
             return None
-        stamp = (now or _utcnow()).astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self._dir("archive") / f"{name}-{stamp}"
+        target = self._dir("archive") / f"{name}-{_stamp(now)}"
         if target.exists():
             target = target.with_name(f"{target.name}-{os.urandom(3).hex()}")
         os.rename(source, target)

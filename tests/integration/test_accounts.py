@@ -72,6 +72,15 @@ def test_list_show_rollover_issue_deactivate(tmp_path: Path,
     new_thumb = rolled.stdout.strip().rstrip(".").split()[-1]
     assert new_thumb != old_thumb
 
+    # a rollover cut short leaves the staged key: the next one refuses and keeps it
+    staged = key_file.with_name(key_file.name + ".next")
+    staged.write_bytes(b"the key the CA may have now")
+    cut = assert_clean_failure(project.run("account", "rollover", "pebble"))
+    assert f"accounts/{staged.name} exists: an earlier rollover was cut short" in cut
+    assert f"move {staged.name} over {key_file.name}" in cut
+    assert staged.read_bytes() == b"the key the CA may have now"
+    staged.unlink()
+
     # the same account, now signed with the new key, issues again
     res = project.apply("--replace", "acct")
     assert res.returncode == 0, res.stdout + res.stderr

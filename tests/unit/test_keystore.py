@@ -10,8 +10,10 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
+
 from certplan.model import crypto
-from certplan.store.keystore import Keystore
+from certplan.store.keystore import Keystore, KeystoreError
 from tests.unit.test_crypto import issue
 
 DIR = "https://ca.example/dir"
@@ -73,6 +75,58 @@ def test_account_key_concurrent_first_use_agrees(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len(set(results)) == 1 and len(results) == 8
+
+
+def test_accounts_lists_those_with_key_and_record(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    assert ks.accounts() == []
+    key_a = ks.account_key(DIR, "a@example.com")
+    key_b = ks.account_key("https://other/dir", "")
+    ks.save_account_url(DIR, "a@example.com", "https://ca.example/acct/1")
+    ks.account_paths(DIR, "gone@example.com")[1].write_text('{"directory": "x"}')  # no key
+    found = {a.id: a for a in ks.accounts()}
+    a_id, b_id = ks.account_id(DIR, "a@example.com"), ks.account_id("https://other/dir", "")
+    assert sorted(found) == sorted([a_id, b_id])
+    assert (found[a_id].key_pem, found[a_id].record.account_url) == (
+        key_a, "https://ca.example/acct/1")
+    assert (found[b_id].key_pem, found[b_id].record.email) == (key_b, "")
+    assert ks.load_account_key(DIR, "a@example.com") == key_a
+    assert ks.load_account_key(DIR, "nobody@example.com") is None
+    ks.account_paths(DIR, "a@example.com")[1].write_text("[1]")
+    with pytest.raises(KeystoreError, match="not a valid account record"):
+        ks.accounts()
+
+
+def test_set_account_aside(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    key = ks.account_key(DIR, "a@example.com")
+    now = datetime.datetime(2026, 11, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    aside = ks.set_account_aside(DIR, "a@example.com", now)
+    ident = ks.account_id(DIR, "a@example.com")
+    assert aside.name == f"{ident}.deactivated-20261103T040506Z.key.pem.old"
+    assert aside.read_bytes() == key and mode(aside) == 0o600
+    assert aside.with_name(f"{ident}.deactivated-20261103T040506Z.json.old").exists()
+    assert ks.accounts() == [] and ks.load_account(DIR, "a@example.com") is None
+    assert ks.account_key(DIR, "a@example.com") != key  # the next apply: a new account
+
+
+def test_staged_account_key_commit_and_discard(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    old = ks.account_key(DIR, "a@example.com")
+    new = crypto.key_to_pem(crypto.generate_key("ec-256"))
+    staged = ks.staged_account_key(DIR, "a@example.com")
+    ks.stage_account_key(DIR, "a@example.com", new)
+    assert staged.read_bytes() == new and mode(staged) == 0o600
+    with pytest.raises(KeystoreError, match="cut short"):
+        ks.stage_account_key(DIR, "a@example.com", old)
+    assert staged.read_bytes() == new  # the first staged key is kept: the CA may have it
+    assert ks.load_account_key(DIR, "a@example.com") == old
+    ks.discard_staged_account_key(DIR, "a@example.com")
+    assert not staged.exists()
+    ks.stage_account_key(DIR, "a@example.com", new)
+    ks.commit_staged_account_key(DIR, "a@example.com")
+    assert ks.load_account_key(DIR, "a@example.com") == new and not staged.exists()
+    assert [a.key_pem for a in ks.accounts()] == [new]
 
 
 def test_store_current_rotates_to_previous(tmp_path: Path) -> None:
