@@ -79,7 +79,7 @@ class Sessions:
         return self._clients[ca_name], endpoint
 
     def _connect(self, endpoint: CaEndpoint) -> AcmeClient:
-        from certplan.ca import AcmeClient
+        from certplan.ca import AcmeClient, TermsNotAgreed
 
         if endpoint.ca_bundle is not None and not os.access(endpoint.ca_bundle, os.R_OK):
             raise AcmeError(f"certplan.toml: ca.{endpoint.name}.ca_bundle: cannot read "
@@ -88,24 +88,28 @@ class Sessions:
         key_pem = self.keystore.account_key(endpoint.directory, endpoint.email or "")
         client = AcmeClient.connect(endpoint.directory, load_key(key_pem, source="account key"),
                                     ca_bundle=endpoint.ca_bundle, timeout=self.timeout)
-        meta = client.meta
-        if meta.terms_of_service and not endpoint.agree_tos:
-            raise AcmeError(f"CA {endpoint.name}: its terms of service ({meta.terms_of_service}) "
+        try:
+            url = client.ensure_account(endpoint.email, endpoint.agree_tos,
+                                        eab=lambda: self._eab(endpoint, client))
+        except TermsNotAgreed as exc:  # said in the words of certplan.toml
+            raise AcmeError(f"CA {endpoint.name}: its terms of service ({exc.terms_of_service}) "
                             f"must be agreed: set agree_tos = true in [defaults] or "
-                            f"[ca.{endpoint.name}] of certplan.toml")
-        eab = None
-        if endpoint.eab is not None:
-            assert endpoint.eab.eab_kid is not None and endpoint.eab.eab_hmac_key is not None
-            eab = (endpoint.eab.eab_kid, endpoint.eab.eab_hmac_key.resolve())
-        elif (meta.external_account_required or endpoint.eab_required) and \
-                client.find_account() is None:  # only a new account needs EAB
-            if not (endpoint.eab_email_url and endpoint.email):
-                raise AcmeError(f"CA {endpoint.name} requires External Account Binding: set "
-                                f"eab_kid and eab_hmac_key in [ca.{endpoint.name}] of "
-                                f"certplan.toml")
-            from certplan.ca.eab import fetch_eab_by_email
-
-            eab = fetch_eab_by_email(endpoint.eab_email_url, endpoint.email, self.timeout)
-        url = client.ensure_account(endpoint.email, endpoint.agree_tos, eab=eab)
+                            f"[ca.{endpoint.name}] of certplan.toml") from None
         self.keystore.save_account_url(endpoint.directory, endpoint.email or "", url)
         return client
+
+    def _eab(self, endpoint: CaEndpoint, client: AcmeClient) -> tuple[str, str] | None:
+        """EAB credentials for a new account: from certplan.toml, else fetched by e-mail
+        where the CA offers that (ZeroSSL); None when the CA needs none."""
+        if endpoint.eab is not None:
+            assert endpoint.eab.eab_kid is not None and endpoint.eab.eab_hmac_key is not None
+            return endpoint.eab.eab_kid, endpoint.eab.eab_hmac_key.resolve()
+        if not (client.meta.external_account_required or endpoint.eab_required):
+            return None
+        if not (endpoint.eab_email_url and endpoint.email):
+            raise AcmeError(f"CA {endpoint.name} requires External Account Binding: set "
+                            f"eab_kid and eab_hmac_key in [ca.{endpoint.name}] of "
+                            f"certplan.toml")
+        from certplan.ca.eab import fetch_eab_by_email
+
+        return fetch_eab_by_email(endpoint.eab_email_url, endpoint.email, self.timeout)

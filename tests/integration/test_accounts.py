@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -111,3 +112,28 @@ def test_unknown_ca_and_missing_account(tmp_path: Path,
     assert "unknown CA 'nosuch' (known: " in out and "letsencrypt" in out
     out = assert_clean_failure(project.run("account", "rollover"))
     assert "no account for CA pebble" in out and "`certplan apply` creates it" in out
+
+
+def test_apply_needs_the_terms_agreed_to_create_an_account(
+        tmp_path: Path, pebble: PebbleServer) -> None:  # noqa: F811
+    """The check lives in one place (AcmeAccount.ensure_account); apply says it in the
+    words of certplan.toml. Terms are agreed when an account is created: an account
+    that exists is found by its key whatever agree_tos says now."""
+    project = make_project(tmp_path / "ops", pebble)
+    standalone_spec(project, "tos", ["tos.example.test"])
+    config = project.root / "certplan.toml"
+    agreed = config.read_text()
+    assert "agree_tos = true" in agreed
+    config.write_text(agreed.replace("agree_tos = true", "agree_tos = false"))
+    out = assert_clean_failure(project.apply())
+    assert re.search(r"CA pebble: its terms of service \(\S+\) must be agreed: set agree_tos = "
+                     r"true in \[defaults\] or \[ca\.pebble\] of certplan\.toml", out), out
+    assert not list((project.root / "state").glob("tos.json"))  # nothing recorded
+
+    config.write_text(agreed)
+    assert project.apply().returncode == 0
+    account_url = project.state("tos")["account_url"]
+    config.write_text(agreed.replace("agree_tos = true", "agree_tos = false"))
+    res = project.apply("--replace", "tos")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert project.state("tos")["account_url"] == account_url
