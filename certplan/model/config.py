@@ -1,6 +1,6 @@
 """certplan.toml: defaults, CA accounts, DNS providers, DNS and http-01 settings, paths.
 
-Models only; reading the file and collecting problems is in `project.py`.
+Models only; reading the file and collecting problems is `certplan.load`.
 """
 
 from __future__ import annotations

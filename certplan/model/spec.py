@@ -1,7 +1,7 @@
 """Spec files: the desired certificates (`specs/*.toml`, `[[certificate]]` tables).
 
-Models only; reading files and collecting problems is in `project.py`.
-Fields left out here are filled from `[defaults]` by `project.resolve_spec`.
+Models only; reading files and collecting problems is `certplan.load`. Fields left
+out here are filled from `[defaults]` by `certplan.model.project.ResolvedSpec`.
 """
 
 from __future__ import annotations
