@@ -11,35 +11,13 @@ from pydantic import BaseModel, ValidationError
 
 from certplan.installers import INSTALLERS, Installer
 from certplan.model.config import Config, ProviderEntry, ca_directory, known_cas
-from certplan.model.errors import InputError, Problem, RegistryError
+from certplan.model.errors import InputError, Problem, RegistryError, problems_from
 from certplan.model.gcpause import gc_paused
 from certplan.model.presets import PRESETS
-from certplan.model.project import CONFIG_FILE, Desired, Project
+from certplan.model.project import CONFIG_FILE, Desired, Project, ResolvedSpec
 from certplan.model.spec import DEFAULT_INSTALLER, CertSpec, InstallTarget
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def loc_path(loc: tuple[Any, ...], prefix: str = "") -> str:
-    out = prefix
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def problems_from(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "field required"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling)"
-        out.append(Problem(file, loc_path(err["loc"], prefix), msg[:1].lower() + msg[1:]))
-    return out
 
 
 def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
@@ -199,14 +177,9 @@ def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
 
 
 def _resolve(spec: CertSpec, config: Config, shown: str) -> Desired:
-    d = config.defaults
-    spec = spec.model_copy(update={
-        "ca": spec.ca or list(d.ca),
-        "key": spec.key or d.key,
-        "renew_before_days": spec.renew_before_days or d.renew_before_days,
-    })
-    dirs = tuple(ca_directory(config, ca) or "" for ca in spec.ca or [])
-    return Desired(spec=spec, directories=dirs, file=shown)
+    resolved = ResolvedSpec.resolve(spec, config.defaults)
+    dirs = tuple(ca_directory(config, ca) or "" for ca in resolved.ca)
+    return Desired(spec=resolved, directories=dirs, file=shown)
 
 
 def load_project(root: Path) -> Project:

@@ -11,21 +11,24 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from certplan.ca.certs import ari_cert_id, choose_chain, split_pem_chain
+    from certplan.ca.account import AcmeAccount, TermsNotAgreed
+    from certplan.ca.certs import ari_cert_id, choose_chain
     from certplan.ca.client import AcmeClient, DirectoryMeta, ReplacesRejected
     from certplan.ca.network import jwk_and_alg
     from certplan.ca.orders import Order, PendingChallenge
 
 _WHERE = {
-    "ari_cert_id": "certs", "choose_chain": "certs", "split_pem_chain": "certs",
+    "AcmeAccount": "account", "TermsNotAgreed": "account",
+    "ari_cert_id": "certs", "choose_chain": "certs",
     "AcmeClient": "client", "DirectoryMeta": "client", "ReplacesRejected": "client",
     "jwk_and_alg": "network",
     "Order": "orders", "PendingChallenge": "orders",
 }
 
 __all__ = [
-    "AcmeClient", "DirectoryMeta", "Order", "PendingChallenge", "ReplacesRejected",
-    "ari_cert_id", "choose_chain", "jwk_and_alg", "split_pem_chain",
+    "AcmeAccount", "AcmeClient", "DirectoryMeta", "Order", "PendingChallenge",
+    "ReplacesRejected", "TermsNotAgreed",
+    "ari_cert_id", "choose_chain", "jwk_and_alg",
 ]
 
 

@@ -6,24 +6,16 @@ No network and no acme library here, so the planner may use them too.
 from __future__ import annotations
 
 import base64
-import re
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from certplan.model.crypto import split_pem_certs
 from certplan.model.errors import AcmeError
-
-_PEM_RE = re.compile(
-    r"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def split_pem_chain(pem: str) -> list[str]:
-    """The certificates of a PEM bundle, in order, each ending with a newline."""
-    return [m.group(0) + "\n" for m in _PEM_RE.finditer(pem)]
 
 
 def ari_cert_id(cert_pem: str | bytes) -> str:
@@ -47,8 +39,8 @@ def ari_cert_id(cert_pem: str | bytes) -> str:
     return f"{_b64url(key_id)}.{_b64url(serial_der)}"
 
 
-def _issuer_cn(cert_pem: str) -> str | None:
-    cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+def _issuer_cn(cert_pem: bytes) -> str | None:
+    cert = x509.load_pem_x509_certificate(cert_pem)
     names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else None
 
@@ -63,7 +55,7 @@ def choose_chain(fullchains: list[str], preferred_issuer_cn: str | None) -> str:
         raise AcmeError("the CA returned no certificate chain")
     if preferred_issuer_cn:
         for chain in fullchains:
-            certs = split_pem_chain(chain)
+            certs = split_pem_certs(chain.encode("ascii"))
             if certs and _issuer_cn(certs[-1]) == preferred_issuer_cn:
                 return chain
     return fullchains[0]

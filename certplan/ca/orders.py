@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import josepy as jose
 from acme import messages
-from cryptography import x509
 
 from certplan.ca.network import problem_text
 from certplan.model.challenge import Challenge
@@ -66,14 +65,6 @@ class PendingChallenge:
     authz_url: str
     status: str           # the challenge's status when fetched: pending | processing
     body: messages.ChallengeBody
-
-
-def csr_names(csr: x509.CertificateSigningRequest) -> list[str]:
-    try:
-        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound as error:
-        raise AcmeError("CSR has no subjectAltName: no names to order") from error
-    return list(san.get_values_for_type(x509.DNSName))
 
 
 def domain_of(authz: messages.Authorization) -> str:

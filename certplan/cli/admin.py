@@ -135,8 +135,8 @@ def account_deactivate(ca: CaArg = None, yes: YesOpt = False) -> None:
 
     try:
         project, _ = _load()
-        target, view = account_for(project, ca)
-        _confirm_irreversible(yes, f"deactivate the account {view.account_url} at {target.name}")
+        endpoint, view = account_for(project, ca)
+        _confirm_irreversible(yes, f"deactivate the account {view.account_url} at {endpoint.name}")
         with _backend(project).lock(0.0):  # no apply may be using the key meanwhile
             view, aside = deactivate_account(project, ca)
     except CertplanError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,13 @@ from certplan.cli.common import (
     report,
 )
 from certplan.model.errors import CertplanError
+
+if TYPE_CHECKING:
+    from certplan.core.plan import Plan
+    from certplan.engine.apply import Outcome
+    from certplan.model.project import Project
+    from certplan.model.records import State
+    from certplan.store.base import StateBackend
 
 
 @app.command()
@@ -124,8 +131,8 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
         fail("cancelled; nothing was changed")
 
 
-def _run_apply(project, state, backend, the_plan, parallel: int,  # type: ignore[no-untyped-def]
-               timeout: float):
+def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
+               parallel: int, timeout: float) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -137,7 +144,7 @@ def _run_apply(project, state, backend, the_plan, parallel: int,  # type: ignore
     return applier.run(the_plan, parallel=parallel)
 
 
-def _summary(outcomes) -> None:  # type: ignore[no-untyped-def]
+def _summary(outcomes: list[Outcome]) -> None:
     from tabulate import tabulate
 
     rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
@@ -161,27 +168,15 @@ def list_(
     at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
 ) -> None:
     """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
-    from tabulate import tabulate
+    from certplan.core.inventory import LIST_RENDERERS, rows
 
-    from certplan.ops.inventory import rows
-
-    if fmt not in ("table", "json"):
-        fail(f"--format {fmt!r}: choose table or json")
+    if fmt not in LIST_RENDERERS:
+        fail(f"--format {fmt!r}: choose {' or '.join(LIST_RENDERERS)}")
     try:
         project, state, the_plan = _make_plan(None, None, False, at, refresh)
     except CertplanError as exc:
         report(exc)
-    data = rows(project, state.records, the_plan)
-    if fmt == "json":
-        typer.echo(json.dumps(data, indent=2))
-        return
-    if not data:
-        typer.echo("No certificates.")
-        return
-    table = [[r["name"], r["main_domain"], r["key"], ", ".join(r["sans"]), r["ca"],
-              r["created"], r["next_renewal"], r["expires"], r["status"]] for r in data]
-    typer.echo(tabulate(table, headers=["name", "main domain", "key", "SANs", "CA", "created",
-                                        "next renewal", "expires", "status"]))
+    typer.echo(LIST_RENDERERS[fmt](rows(project, state.records, the_plan)), nl=False)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from certplan import __version__
 from certplan.model.errors import CertplanError, InputError, Problem
 
 if TYPE_CHECKING:
+    from certplan.core.plan import Plan
     from certplan.model.project import Project
     from certplan.model.records import State
     from certplan.store.base import StateBackend
@@ -122,7 +123,8 @@ def _reload_state(backend: StateBackend) -> State:
 
 
 def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
-               at: str | None, refresh: bool, loaded=None):  # type: ignore[no-untyped-def]
+               at: str | None, refresh: bool,
+               loaded: tuple[Project, State] | None = None) -> tuple[Project, State, Plan]:
     """Plan from `loaded` (project, state), or from what `_load()` reads."""
     from certplan.core.plan import make_plan
     from certplan.observe.gather import observe

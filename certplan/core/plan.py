@@ -5,8 +5,6 @@ No network, no clock, no file I/O: `now` and everything observed come in.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,11 +75,6 @@ class Plan:
         return not self.changes
 
 
-def spec_digest(spec: CertSpec, directory: str) -> str:
-    """Digest of the fields that force a new certificate."""
-    data = {"domains": spec.domains, "key": spec.key, "directory": directory,
-            "profile": spec.profile}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _forced(d: Desired, rec: CertRecord) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from certplan.core.plan import Action, Change, Plan
 from certplan.model.errors import CertplanError, StalePlanError
+from certplan.model.timefmt import iso
 
 KIND = "certplan-saved-plan"
 VERSION = 2
@@ -35,10 +36,6 @@ class Stamp:
     inputs_sha256: str
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _parse_ts(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -50,7 +47,7 @@ def _parse_ts(value: Any) -> datetime | None:
 def _change_doc(c: Change) -> dict[str, Any]:
     return {"name": c.name, "action": c.action.value, "reasons": list(c.reasons),
             "domains": list(c.domains), "ca": c.ca, "key": c.key,
-            "renew_at": _ts(c.renew_at), "not_after": _ts(c.not_after),
+            "renew_at": iso(c.renew_at), "not_after": iso(c.not_after),
             "install_targets": list(c.install_targets), "revoke": c.revoke,
             "delete_files": c.delete_files}
 
@@ -71,7 +68,7 @@ def encode_plan(plan: Plan, stamp: Stamp) -> bytes:
     doc = {
         "kind": KIND, "version": VERSION,
         "lineage": stamp.lineage, "serial": stamp.serial, "inputs_sha256": stamp.inputs_sha256,
-        "generated_at": _ts(plan.now), "ari_refreshed": plan.ari_refreshed,
+        "generated_at": iso(plan.now), "ari_refreshed": plan.ari_refreshed,
         "warnings": list(plan.warnings),
         "changes": [_change_doc(c) for c in plan.changes],
     }

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from tabulate import tabulate
 
 from certplan.core.plan import ORDER, Action, Change, Plan
+from certplan.model.timefmt import iso_z
 
 JSON_FORMAT_VERSION = 1
 LEGEND = {
@@ -88,10 +88,6 @@ def render_markdown(plan: Plan, verbose: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def change_json(c: Change) -> dict[str, Any]:
     return {
         "certificate": c.name,
@@ -102,8 +98,8 @@ def change_json(c: Change) -> dict[str, Any]:
         "domains": list(c.domains),
         "ca": c.ca,
         "key": c.key,
-        "renew_at": _ts(c.renew_at),
-        "not_after": _ts(c.not_after),
+        "renew_at": iso_z(c.renew_at),
+        "not_after": iso_z(c.not_after),
         "install_targets": list(c.install_targets),
         "revoke": c.revoke,
         "delete_files": c.delete_files,
@@ -113,7 +109,7 @@ def change_json(c: Change) -> dict[str, Any]:
 def plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": JSON_FORMAT_VERSION,
-        "generated_at": _ts(plan.now),
+        "generated_at": iso_z(plan.now),
         "summary": {a.value: n for a, n in plan.counts().items()},
         "changes": [change_json(c) for c in plan.changes],
         "unchanged": [change_json(c) for c in plan.noops],

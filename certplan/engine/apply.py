@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from certplan.core.plan import Action, Change, Plan, current_installs, spec_digest
+from certplan.core.plan import Action, Change, Plan, current_installs
 from certplan.engine.issuance import Issued, Issuer
 from certplan.engine.sessions import Sessions
 from certplan.installers import INSTALLERS
@@ -95,11 +95,13 @@ class Applier:
             self.serial = self.store.write(record, self.serial).serial
             self.records[record.name] = record
 
-    def _record_order(self, name: str, ca: str, order_url: str) -> None:
-        """Called once an order exists: the next run resumes it after a crash."""
+    def _record_order(self, name: str, ca: str, order_url: str, csr_pem: bytes) -> None:
+        """Called once an order exists (its key already in the keystore): the next
+        run resumes it, also after a crash."""
         desired = self.project.by_name()[name]
-        directory = desired.directories[list(desired.spec.ca or []).index(ca)]
-        pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock())
+        directory = desired.directories[desired.spec.ca.index(ca)]
+        pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock(),
+                               csr_pem=csr_pem.decode("ascii"))
         rec = self.records.get(name)
         if rec is None:
             rec = self._base_record(desired, ca, directory, None)
@@ -109,9 +111,8 @@ class Applier:
                      old: CertRecord | None) -> CertRecord:
         spec = desired.spec
         return CertRecord(
-            name=spec.name, domains=list(spec.domains), key_type=spec.key or "ec-256", ca=ca,
+            name=spec.name, domains=list(spec.domains), key_type=spec.key, ca=ca,
             ca_directory=directory, profile=spec.profile,
-            spec_digest=spec_digest(spec, directory),
             created_at=old.created_at if old else self.clock(), on_remove=spec.on_remove,
             installs=current_installs(spec.install, old.installs) if old else [],
             renewals=old.renewals if old else 0)
@@ -124,7 +125,7 @@ class Applier:
         issued = self.issuer.obtain(desired.spec, old)
         record = self._issued_record(desired, issued, old)
         self._save(record)
-        self.keystore.clear_pending(change.name)  # only now: see Issuer._obtain_from
+        self.keystore.clear_pending(change.name)  # its key only now: see Issuer._obtain_from
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record)
         record = record.model_copy(update={"installs": installs})

@@ -9,41 +9,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 from certplan.engine.challenges import solve
-from certplan.engine.sessions import CaTarget, Sessions
-from certplan.model.crypto import CertInfo, generate_key, key_to_pem, make_csr, verify_issued
+from certplan.engine.sessions import CaEndpoint, Sessions
+from certplan.model.crypto import (
+    CertInfo,
+    csr_matches_key,
+    csr_names,
+    generate_key,
+    key_to_pem,
+    make_csr,
+    verify_issued,
+)
 from certplan.model.errors import AcmeError, CertplanError, ChallengeError
+from certplan.model.project import ResolvedSpec
 from certplan.model.records import CertRecord
-from certplan.model.spec import CertSpec
 from certplan.store.keystore import Keystore
 
 if TYPE_CHECKING:
     from certplan.ca import AcmeClient, Order
 
 Log = Callable[[str], None]
-OnOrder = Callable[[str, str, str], None]  # (certificate name, CA name, order URL)
+OnOrder = Callable[[str, str, str, bytes], None]  # (certificate name, CA name, order URL, CSR)
 
 
 @dataclass
 class Issued:
     key_pem: bytes
     fullchain_pem: bytes
-    ca: CaTarget
+    ca: CaEndpoint
     account_url: str
     info: CertInfo
     ari_id: str | None
     notes: list[str] = field(default_factory=list)
-
-
-def _csr_names(csr_pem: bytes) -> set[str]:
-    csr = x509.load_pem_x509_csr(csr_pem)
-    try:
-        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return set()
-    return {str(n) for n in ext.value.get_values_for_type(x509.DNSName)}
 
 
 class Issuer:
@@ -56,9 +53,9 @@ class Issuer:
         self.on_order = on_order
         self.timeout = timeout
 
-    def obtain(self, spec: CertSpec, record: CertRecord | None) -> Issued:
+    def obtain(self, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
         """From the spec's first CA; on a failure the CA owns, from the next one."""
-        cas = list(spec.ca or [])
+        cas = spec.ca
         failures: list[str] = []
         for i, ca_name in enumerate(cas):
             try:
@@ -76,12 +73,12 @@ class Issuer:
             raise AcmeError(failures[0].split(": ", 1)[1])
         raise AcmeError("every CA failed: " + " | ".join(failures))
 
-    def _obtain_from(self, ca_name: str, spec: CertSpec, record: CertRecord | None) -> Issued:
+    def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
         from certplan.ca import ari_cert_id, choose_chain
 
-        client, target = self.sessions.client(ca_name)
+        client, endpoint = self.sessions.client(ca_name)
         deadline = time.monotonic() + self.timeout
-        order, key_pem, notes = self._order(client, target, spec, record)
+        order, key_pem, notes = self._order(client, endpoint, spec, record)
         solve(client, order, spec, deadline, self.validator_args, self.log)
         chains = client.finalize(order, deadline)
         fullchain = choose_chain(chains, spec.preferred_chain).encode("ascii")
@@ -95,31 +92,32 @@ class Issuer:
             ari_id: str | None = ari_cert_id(fullchain.decode("ascii"))
         except (CertplanError, ValueError):
             ari_id = None
-        return Issued(key_pem=key_pem, fullchain_pem=fullchain, ca=target,
+        return Issued(key_pem=key_pem, fullchain_pem=fullchain, ca=endpoint,
                       account_url=client.account_url or "", info=info, ari_id=ari_id,
                       notes=notes)
 
-    def _order(self, client: AcmeClient, target: CaTarget, spec: CertSpec,
+    def _order(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec,
                record: CertRecord | None) -> tuple[Order, bytes, list[str]]:
-        resumed = self._resume(client, target, spec)
+        resumed = self._resume(client, endpoint, spec, record)
         if resumed is not None:
             return resumed[0], resumed[1], ["resumed the open order " + resumed[0].url]
-        self._check_profile(client, target, spec)
+        self._check_profile(client, endpoint, spec)
         key_pem = self._key_for(spec)
         csr_pem = make_csr(_load(key_pem), spec.domains)
         replaces = None
-        if record is not None and record.certificate is not None and record.ca == target.name \
+        if record is not None and record.certificate is not None and record.ca == endpoint.name \
                 and client.meta.renewal_info:
             replaces = record.certificate.ari_id
         notes: list[str] = []
         order = self._new_order(client, csr_pem, spec, replaces, notes)
-        self.keystore.store_pending(spec.name, order_url=order.url, csr_pem=csr_pem,
-                                    directory=target.directory, key_pem=key_pem)
-        self.on_order(spec.name, target.name, order.url)
+        # The key first, then the record that points to it: a crash in between
+        # leaves a key no record names, which the next order overwrites.
+        self.keystore.store_pending_key(spec.name, key_pem)
+        self.on_order(spec.name, endpoint.name, order.url, csr_pem)
         self.log(f"{spec.name}: order {order.url} for {', '.join(spec.domains)}")
         return order, key_pem, notes
 
-    def _new_order(self, client: AcmeClient, csr_pem: bytes, spec: CertSpec,
+    def _new_order(self, client: AcmeClient, csr_pem: bytes, spec: ResolvedSpec,
                    replaces: str | None, notes: list[str]) -> Order:
         from certplan.ca import ReplacesRejected
 
@@ -130,19 +128,28 @@ class Issuer:
             self.log(f"{spec.name}: {notes[-1]}")
             return client.new_order(csr_pem, profile=spec.profile)
 
-    def _resume(self, client: AcmeClient, target: CaTarget,
-                spec: CertSpec) -> tuple[Order, bytes] | None:
-        pending = self.keystore.load_pending(spec.name)
+    def _resume(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec,
+                record: CertRecord | None) -> tuple[Order, bytes] | None:
+        """The open order recorded in state, with its key from the keystore, if it
+        is still the order to finish; else None (and its key is forgotten)."""
+        pending = record.pending_order if record is not None else None
         if pending is None:
             return None
-        if pending.directory != target.directory or \
-                _csr_names(pending.csr_pem) != {d for d in spec.domains}:
+        key_pem = self.keystore.load_pending_key(spec.name)
+        csr_pem = pending.csr_pem.encode("ascii") if pending.csr_pem is not None else None
+        if key_pem is None or csr_pem is None or not _csr_of(csr_pem, key_pem):
+            self.log(f"{spec.name}: open order {pending.url} cannot be resumed (its CSR or "
+                     f"key is not kept); ordering anew")
+            self.keystore.clear_pending(spec.name)
+            return None
+        if pending.directory != endpoint.directory or \
+                set(csr_names(csr_pem)) != set(spec.domains):
             self.keystore.clear_pending(spec.name)
             return None
         try:
-            order = client.fetch_order(pending.order_url, pending.csr_pem)
+            order = client.fetch_order(pending.url, csr_pem)
         except AcmeError as exc:
-            self.log(f"{spec.name}: open order {pending.order_url} cannot be resumed ({exc})")
+            self.log(f"{spec.name}: open order {pending.url} cannot be resumed ({exc})")
             self.keystore.clear_pending(spec.name)
             return None
         if order.status in ("invalid", "expired", "deactivated", "revoked"):
@@ -150,24 +157,31 @@ class Issuer:
             self.keystore.clear_pending(spec.name)
             return None
         self.log(f"{spec.name}: resuming order {order.url} ({order.status})")
-        return order, pending.key_pem
+        return order, key_pem
 
-    def _check_profile(self, client: AcmeClient, target: CaTarget, spec: CertSpec) -> None:
+    def _check_profile(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec) -> None:
         profiles = client.meta.profiles
         if spec.profile and profiles and spec.profile not in profiles:
-            raise CertplanError(f"{spec.name}: CA {target.name} offers no profile "
+            raise CertplanError(f"{spec.name}: CA {endpoint.name} offers no profile "
                                 f"{spec.profile!r} (offered: {', '.join(sorted(profiles))})")
         if spec.profile and not profiles:
-            raise CertplanError(f"{spec.name}: CA {target.name} advertises no profiles, "
+            raise CertplanError(f"{spec.name}: CA {endpoint.name} advertises no profiles, "
                                 f"so profile = {spec.profile!r} cannot be honoured")
 
-    def _key_for(self, spec: CertSpec) -> bytes:
+    def _key_for(self, spec: ResolvedSpec) -> bytes:
         if spec.reuse_key:
             current = self.keystore.load_current(spec.name)
             if current is not None and _key_type(current[0]) == spec.key:
                 return current[0]
-        assert spec.key is not None
         return key_to_pem(generate_key(spec.key))
+
+
+def _csr_of(csr_pem: bytes, key_pem: bytes) -> bool:
+    """The CSR was made for this key (a key from another order's attempt is not)."""
+    try:
+        return csr_matches_key(csr_pem, key_pem)
+    except CertplanError:
+        return False
 
 
 def _load(key_pem: bytes) -> Any:

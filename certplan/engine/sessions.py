@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class CaTarget:
+class CaEndpoint:
     """Everything needed to talk to one CA, from certplan.toml and the presets."""
 
     name: str
@@ -32,7 +32,7 @@ class CaTarget:
     eab_email_url: str | None = None  # EAB credentials fetched by e-mail (ZeroSSL)
 
     @classmethod
-    def of(cls, project: Project, name: str) -> CaTarget:
+    def of(cls, project: Project, name: str) -> CaEndpoint:
         config: Config = project.config
         ca = config.ca.get(name, CaConfig())
         directory = ca_directory(config, name)
@@ -61,10 +61,10 @@ class Sessions:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def client(self, ca_name: str) -> tuple[AcmeClient, CaTarget]:
+    def client(self, ca_name: str) -> tuple[AcmeClient, CaEndpoint]:
         with self._guard:
             lock = self._locks.setdefault(ca_name, threading.Lock())
-        target = CaTarget.of(self.project, ca_name)
+        endpoint = CaEndpoint.of(self.project, ca_name)
         with lock:
             if ca_name in self._failed:
                 # One try per CA and run: a CA that is down must not cost every
@@ -72,40 +72,44 @@ class Sessions:
                 raise AcmeError(f"{self._failed[ca_name]} (not retried in this run)")
             if ca_name not in self._clients:
                 try:
-                    self._clients[ca_name] = self._connect(target)
+                    self._clients[ca_name] = self._connect(endpoint)
                 except CertplanError as exc:
                     self._failed[ca_name] = str(exc)
                     raise
-        return self._clients[ca_name], target
+        return self._clients[ca_name], endpoint
 
-    def _connect(self, target: CaTarget) -> AcmeClient:
-        from certplan.ca import AcmeClient
+    def _connect(self, endpoint: CaEndpoint) -> AcmeClient:
+        from certplan.ca import AcmeClient, TermsNotAgreed
 
-        if target.ca_bundle is not None and not os.access(target.ca_bundle, os.R_OK):
-            raise AcmeError(f"certplan.toml: ca.{target.name}.ca_bundle: cannot read "
-                            f"{target.ca_bundle}")
+        if endpoint.ca_bundle is not None and not os.access(endpoint.ca_bundle, os.R_OK):
+            raise AcmeError(f"certplan.toml: ca.{endpoint.name}.ca_bundle: cannot read "
+                            f"{endpoint.ca_bundle}")
 
-        key_pem = self.keystore.account_key(target.directory, target.email or "")
-        client = AcmeClient.connect(target.directory, load_key(key_pem, source="account key"),
-                                    ca_bundle=target.ca_bundle, timeout=self.timeout)
-        meta = client.meta
-        if meta.terms_of_service and not target.agree_tos:
-            raise AcmeError(f"CA {target.name}: its terms of service ({meta.terms_of_service}) "
+        key_pem = self.keystore.account_key(endpoint.directory, endpoint.email or "")
+        client = AcmeClient.connect(endpoint.directory, load_key(key_pem, source="account key"),
+                                    ca_bundle=endpoint.ca_bundle, timeout=self.timeout)
+        try:
+            url = client.ensure_account(endpoint.email, endpoint.agree_tos,
+                                        eab=lambda: self._eab(endpoint, client))
+        except TermsNotAgreed as exc:  # said in the words of certplan.toml
+            raise AcmeError(f"CA {endpoint.name}: its terms of service ({exc.terms_of_service}) "
                             f"must be agreed: set agree_tos = true in [defaults] or "
-                            f"[ca.{target.name}] of certplan.toml")
-        eab = None
-        if target.eab is not None:
-            assert target.eab.eab_kid is not None and target.eab.eab_hmac_key is not None
-            eab = (target.eab.eab_kid, target.eab.eab_hmac_key.resolve())
-        elif (meta.external_account_required or target.eab_required) and \
-                client.find_account() is None:  # only a new account needs EAB
-            if not (target.eab_email_url and target.email):
-                raise AcmeError(f"CA {target.name} requires External Account Binding: set "
-                                f"eab_kid and eab_hmac_key in [ca.{target.name}] of "
-                                f"certplan.toml")
-            from certplan.ca.eab import fetch_eab_by_email
-
-            eab = fetch_eab_by_email(target.eab_email_url, target.email, self.timeout)
-        url = client.ensure_account(target.email, target.agree_tos, eab=eab)
-        self.keystore.save_account_url(target.directory, target.email or "", url)
+                            f"[ca.{endpoint.name}] of certplan.toml") from None
+        self.keystore.save_account_url(endpoint.directory, endpoint.email or "", url)
         return client
+
+    def _eab(self, endpoint: CaEndpoint, client: AcmeClient) -> tuple[str, str] | None:
+        """EAB credentials for a new account: from certplan.toml, else fetched by e-mail
+        where the CA offers that (ZeroSSL); None when the CA needs none."""
+        if endpoint.eab is not None:
+            assert endpoint.eab.eab_kid is not None and endpoint.eab.eab_hmac_key is not None
+            return endpoint.eab.eab_kid, endpoint.eab.eab_hmac_key.resolve()
+        if not (client.meta.external_account_required or endpoint.eab_required):
+            return None
+        if not (endpoint.eab_email_url and endpoint.email):
+            raise AcmeError(f"CA {endpoint.name} requires External Account Binding: set "
+                            f"eab_kid and eab_hmac_key in [ca.{endpoint.name}] of "
+                            f"certplan.toml")
+        from certplan.ca.eab import fetch_eab_by_email
+
+        return fetch_eab_by_email(endpoint.eab_email_url, endpoint.email, self.timeout)

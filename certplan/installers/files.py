@@ -31,6 +31,7 @@ from pydantic import Field, field_validator, model_validator
 
 from certplan.installers.commands import run_command
 from certplan.model.errors import InstallError
+from certplan.model.hostport import parse_hostport
 from certplan.model.installed import Installed, Material, Observed
 from certplan.model.records import InstallRecord
 from certplan.model.spec import InstallTarget
@@ -86,9 +87,7 @@ class FilesTarget(InstallTarget):
     @classmethod
     def _verify(cls, value: str | None) -> str | None:
         if value is not None:
-            host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f'{value!r}: expected HOST:PORT, e.g. "127.0.0.1:443"')
+            parse_hostport(value)
         return value
 
     @model_validator(mode="after")

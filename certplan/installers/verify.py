@@ -10,11 +10,7 @@ import time
 from collections.abc import Callable
 
 from certplan.model.errors import InstallError
-
-
-def split_hostport(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host.strip("[]"), int(port)
+from certplan.model.hostport import parse_hostport
 
 
 def served_leaf(host: str, port: int, server_name: str, timeout: float) -> bytes:
@@ -36,7 +32,7 @@ def wait_served(address: str, name: str, leaf_der: bytes, deadline: float,
                 sleep: Callable[[float], None] = time.sleep) -> None:
     """Poll handshakes to `address` (HOST:PORT, SNI `name`) until the new leaf is
     served, or InstallError."""
-    host, port = split_hostport(address)
+    host, port = parse_hostport(address)
     interval, last = 0.02, "nothing answered"
     while True:
         try:

@@ -1,25 +1,22 @@
 """certplan.toml: defaults, CA accounts, DNS providers, DNS and http-01 settings, paths.
 
-Models only; reading the file and collecting problems is in `project.py`.
+Models only; reading the file and collecting problems is `certplan.load`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from certplan.model.base import InputModel
 from certplan.model.dns import DnsSettings
 from certplan.model.presets import PRESETS
 from certplan.model.secrets import SecretRef
 from certplan.model.spec import KeyType, ca_list
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Defaults(_Model):
+class Defaults(InputModel):
     ca: list[str] = Field(default_factory=lambda: ["letsencrypt"])
     email: str | None = None
     key: KeyType = "ec-256"
@@ -36,7 +33,7 @@ class Defaults(_Model):
         return value
 
 
-class CaConfig(_Model):
+class CaConfig(InputModel):
     """A `[ca.NAME]` table: any RFC 8555 CA, or overrides for a preset of the same name."""
 
     directory: str | None = None
@@ -60,24 +57,24 @@ class CaConfig(_Model):
         return self
 
 
-class ProviderEntry(_Model):
+class ProviderEntry(InputModel):
     """A `[providers.NAME]` table after its type's own model has validated it."""
 
     type: str
     config: Any
 
 
-class Http01Settings(_Model):
+class Http01Settings(InputModel):
     port: int = Field(default=80, gt=0, lt=65536)
 
 
-class Paths(_Model):
+class Paths(InputModel):
     specs: str = "specs"
     state: str = "state"
     keystore: str = ".certplan"
 
 
-class StateSettings(_Model):
+class StateSettings(InputModel):
     """`[state]`: which registered state backend records what certplan did.
 
     "files" (the default) keeps one JSON file per certificate in `[paths].state`.
@@ -88,7 +85,7 @@ class StateSettings(_Model):
     backend: str = "files"
 
 
-class Config(_Model):
+class Config(InputModel):
     defaults: Defaults = Field(default_factory=Defaults)
     ca: dict[str, CaConfig] = Field(default_factory=dict)
     providers: dict[str, ProviderEntry] = Field(default_factory=dict)
@@ -96,9 +93,6 @@ class Config(_Model):
     http01: Http01Settings = Field(default_factory=Http01Settings)
     paths: Paths = Field(default_factory=Paths)
     state: StateSettings = Field(default_factory=StateSettings)
-
-
-ConfigSection = Literal["defaults", "ca", "providers", "dns", "http01", "paths"]
 
 
 def ca_directory(config: Config, name: str) -> str | None:

@@ -91,6 +91,30 @@ def make_csr(key: PrivateKey, domains: list[str]) -> bytes:
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
+def _load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
+    try:
+        return x509.load_pem_x509_csr(csr_pem)
+    except ValueError:
+        raise CertplanError("not a readable PEM certificate signing request") from None
+
+
+def csr_names(csr_pem: bytes) -> list[str]:
+    """The DNS names of a PEM CSR's subjectAltName, in order; [] when it has none."""
+    csr = _load_csr(csr_pem)
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n) for n in ext.value.get_values_for_type(x509.DNSName)]
+
+
+def csr_matches_key(csr_pem: bytes, key: PrivateKey | bytes) -> bool:
+    """True when the CSR was made for `key` (the same public key)."""
+    if isinstance(key, bytes):
+        key = load_key(key)
+    return _spki(_load_csr(csr_pem)) == _spki(key)
+
+
 def split_pem_certs(pem: bytes) -> list[bytes]:
     """Each certificate of a PEM bundle, in order, each ending with a newline."""
     out: list[bytes] = []

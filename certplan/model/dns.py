@@ -1,51 +1,22 @@
-"""The `[dns]` table of certplan.toml, and HOST[:PORT] parsing. pydantic only."""
+"""The `[dns]` table of certplan.toml: resolvers, the authoritative port, propagation timing."""
 
 from __future__ import annotations
 
-import ipaddress
+from pydantic import Field, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-
-def parse_hostport(text: str, default_port: int = 53) -> tuple[str, int]:
-    """Split "HOST", "HOST:PORT", "[V6]:PORT" or a bare IPv6 address.
-
-    Raises ValueError with a message naming the text."""
-    value = text.strip()
-    if not value:
-        raise ValueError("empty address")
-    host, port_text = value, ""
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0:
-            raise ValueError(f"{text!r}: missing ']'")
-        host, rest = value[1:end], value[end + 1:]
-        if rest and not rest.startswith(":"):
-            raise ValueError(f"{text!r}: expected ':PORT' after ']'")
-        port_text = rest[1:]
-    elif value.count(":") == 1:
-        host, port_text = value.split(":")
-    if not host:
-        raise ValueError(f"{text!r}: missing host")
-    port = default_port
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"{text!r}: port must be a number from 1 to 65535")
-        port = int(port_text)
-    return host, port
+from certplan.model.base import InputModel
+from certplan.model.hostport import HostPort, is_ip_address, parse_hostport
 
 
-def parse_ip_port(text: str, default_port: int = 53) -> tuple[str, int]:
-    """Like parse_hostport, but the host must be an IP address (a resolver)."""
+def parse_ip_port(text: str, default_port: int = 53) -> HostPort:
+    """A resolver's address: "IP", "IP:PORT", "[IPV6]:PORT" or a bare IPv6 address."""
     host, port = parse_hostport(text, default_port)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{text!r}: a resolver must be an IP address, not {host!r}") from None
-    return host, port
+    if not is_ip_address(host):
+        raise ValueError(f"{text!r}: a resolver must be an IP address, not {host!r}")
+    return HostPort(host, port)
 
 
-class DnsSettings(BaseModel):
+class DnsSettings(InputModel):
     """How dns-01 looks records up and how long it waits for them.
 
     resolvers: "HOST" or "HOST:PORT" (IP addresses); empty means the system's
@@ -53,8 +24,6 @@ class DnsSettings(BaseModel):
     nameservers and their addresses; the TXT record itself is always asked of
     every authoritative nameserver directly, at `authoritative_port`.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     resolvers: list[str] = Field(default_factory=list)
     authoritative_port: int = Field(default=53, ge=1, le=65535)
@@ -68,6 +37,6 @@ class DnsSettings(BaseModel):
             parse_ip_port(item)
         return value
 
-    def resolver_addresses(self) -> list[tuple[str, int]]:
+    def resolver_addresses(self) -> list[HostPort]:
         """The configured resolvers as (ip, port); empty for the system's."""
         return [parse_ip_port(item) for item in self.resolvers]

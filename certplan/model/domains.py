@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from certplan.model.hostport import is_ip_address
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # The common case, checked in one step: lower-case LDH labels, a top-level label that
 # starts with a letter (so neither numeric nor an IP address). Anything else, and any
@@ -35,7 +37,7 @@ def _normalise_full(name: str) -> str:
     rest = raw[2:] if wildcard else raw
     if "*" in rest:
         raise ValueError(f"{name!r}: a wildcard is allowed only as the whole leftmost label")
-    if _is_ip(rest):
+    if is_ip_address(rest):
         raise ValueError(f"{name!r}: IP addresses are not supported, use a DNS name")
     labels = rest.split(".")
     if len(labels) < 2:
@@ -70,16 +72,6 @@ def _to_alabel(label: str, name: str) -> str:
         return idna.encode(label, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
         raise ValueError(f"{name!r}: not a valid internationalised name ({exc})") from None
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def base_name(domain: str) -> str:

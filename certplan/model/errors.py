@@ -1,4 +1,5 @@
-"""Error types. A leaf module: imports nothing of certplan's own.
+"""Error types, and problems located in input files. A leaf module: imports nothing of
+certplan's own (pydantic only for a type annotation).
 
 Every error a user can cause derives from CertplanError; the CLI turns those
 into one clear message and exit code 1. Anything else is a bug and may show
@@ -8,6 +9,12 @@ a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+UNKNOWN_KEY = "unknown key (check the spelling)"
 
 
 class CertplanError(Exception):
@@ -25,6 +32,35 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
         return where + self.message
+
+
+def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
+    """pydantic's error location as a path: certificate[0].install[1].key_file."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def problems_from(file: str, exc: ValidationError, prefix: str = "", *,
+                  unknown_key: str | None = UNKNOWN_KEY) -> list[Problem]:
+    """One Problem per pydantic error, located at `prefix` + the field path.
+
+    Messages lose pydantic's "Value error, " and start lower case; a missing
+    field reads "field required"; an unknown key reads `unknown_key` (None keeps
+    pydantic's own "extra inputs are not permitted")."""
+    out = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "field required"
+        elif err["type"] == "extra_forbidden" and unknown_key is not None:
+            msg = unknown_key
+        out.append(Problem(file, field_path(err["loc"], prefix), msg[:1].lower() + msg[1:]))
+    return out
 
 
 class InputError(CertplanError):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, Field, model_validator
 
+from certplan.model.base import RecordModel
 from certplan.model.errors import Problem
 from certplan.model.installed import fingerprint_of
 from certplan.model.spec import DEFAULT_INSTALLER, OnRemove
@@ -19,11 +20,19 @@ from certplan.model.spec import DEFAULT_INSTALLER, OnRemove
 FORMAT_VERSION = 1
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _readable(version: int) -> int:
+    """Refuse what a newer certplan wrote: its fields may mean what this one cannot know."""
+    if version > FORMAT_VERSION:
+        raise ValueError(f"written by a newer certplan (format {version}; this certplan reads "
+                         f"format {FORMAT_VERSION} and older): upgrade certplan")
+    return version
 
 
-class CertFacts(_Model):
+FormatVersion = Annotated[int, AfterValidator(_readable)]
+
+
+
+class CertFacts(RecordModel):
     """The certificate currently issued for a spec (public)."""
 
     serial: str
@@ -41,7 +50,7 @@ InstallStatus = Literal["installed", "failed"]
 _PREVIOUS_FAILED = "failed"
 
 
-class InstallRecord(_Model):
+class InstallRecord(RecordModel):
     """One install target as last installed, in its installer's own terms.
 
     `digest` is the target's definition digest (InstallTarget.digest), `fingerprint`
@@ -70,23 +79,28 @@ class InstallRecord(_Model):
         return self.model_copy(update={"fingerprint": fingerprint_of(self.parts)})
 
 
-class PendingOrder(_Model):
-    """An order created but not yet recorded as a certificate (for crash recovery)."""
+class PendingOrder(RecordModel):
+    """The one record of an open order: created at the CA, not yet recorded as a
+    certificate. The next apply resumes it instead of ordering twice (also after a
+    crash). Public facts only: the order's new private key waits in the keystore."""
 
     url: str
     ca: str
     directory: str
     created_at: datetime
+    # The CSR the order is finalized with: it binds the order to its names and to the
+    # key in the keystore. None in records written by certplan 0.1 (not resumed).
+    csr_pem: str | None = None
 
 
-class Revocation(_Model):
+class Revocation(RecordModel):
     revoked_at: datetime
     reason: str
     serial: str
 
 
-class CertRecord(_Model):
-    format_version: int = FORMAT_VERSION
+class CertRecord(RecordModel):
+    format_version: FormatVersion = FORMAT_VERSION
     name: str
     domains: list[str]
     key_type: str
@@ -94,7 +108,6 @@ class CertRecord(_Model):
     ca_directory: str
     account_url: str | None = None
     profile: str | None = None
-    spec_digest: str
     created_at: datetime
     certificate: CertFacts | None = None
     installs: list[InstallRecord] = Field(default_factory=list)
@@ -102,10 +115,13 @@ class CertRecord(_Model):
     revoked: Revocation | None = None
     on_remove: OnRemove = Field(default_factory=OnRemove)
     renewals: int = 0
+    # Written by certplan 0.1 and never read (the planner compares the fields
+    # themselves): still accepted so that those state files load, no longer written.
+    spec_digest: str | None = Field(default=None, exclude=True)
 
 
-class StateMeta(_Model):
-    format_version: int = FORMAT_VERSION
+class StateMeta(RecordModel):
+    format_version: FormatVersion = FORMAT_VERSION
     lineage: str
     serial: int
 

@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
+from certplan.model.base import InputModel
 from certplan.model.errors import SecretError
 
 LITERAL_HINT = (
@@ -19,9 +20,7 @@ LITERAL_HINT = (
 )
 
 
-class SecretRef(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
+class SecretRef(InputModel):
     env: str | None = None
     file: str | None = None
 

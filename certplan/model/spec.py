@@ -1,8 +1,8 @@
 """Spec files: the desired certificates (`specs/*.toml`, `[[certificate]]` tables).
 
-Models only; reading files and collecting problems is in `certplan.load`, which
-also validates each install table with its installer's own target model.
-Fields left out here are filled from `[defaults]` by `load._resolve`.
+Models only; reading files and collecting problems is `certplan.load`, which also
+validates each install table with its installer's own target model. Fields left
+out here are filled from `[defaults]` by `certplan.model.project.ResolvedSpec`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SerializeAsAny,
     ValidationInfo,
@@ -22,18 +21,16 @@ from pydantic import (
     model_validator,
 )
 
+from certplan.model.base import InputModel
 from certplan.model.domains import normalise_domain
+from certplan.model.hostport import HostPort, parse_hostport
 
 KeyType = Literal["ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096"]
-KEY_TYPES: tuple[str, ...] = ("ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-
-class ChallengeRule(_Model):
+class ChallengeRule(InputModel):
     """How one group of names is proven: http-01 (webroot or standalone) or dns-01."""
 
     type: Literal["http-01", "dns-01"]
@@ -55,7 +52,7 @@ class ChallengeRule(_Model):
             if self.listen is not None and not self.standalone:
                 raise ValueError("listen is only for standalone = true")
             if self.listen is not None:
-                _check_listen(self.listen)
+                _listen(self.listen)
         else:
             if self.provider is None:
                 raise ValueError(
@@ -68,15 +65,17 @@ class ChallengeRule(_Model):
         return self
 
     @property
-    def listen_address(self) -> tuple[str, int]:
-        host, _, port = (self.listen or "0.0.0.0:80").rpartition(":")
-        return host.strip("[]") or "0.0.0.0", int(port)
+    def listen_address(self) -> HostPort:
+        return _listen(self.listen or "0.0.0.0:80")
 
 
-def _check_listen(value: str) -> None:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"listen {value!r}: expected ADDR:PORT, e.g. \"0.0.0.0:80\"")
+def _listen(value: str) -> HostPort:
+    """ADDR:PORT of the standalone server; ":PORT" listens on every IPv4 address."""
+    try:
+        return parse_hostport(value, default_host="0.0.0.0", form="ADDR:PORT",
+                              example="0.0.0.0:80")
+    except ValueError as exc:
+        raise ValueError(f"listen {exc}") from None
 
 
 class ChallengeSpec(ChallengeRule):
@@ -101,7 +100,7 @@ class ChallengeSpec(ChallengeRule):
 DEFAULT_INSTALLER = "files"
 
 
-class InstallTarget(_Model):
+class InstallTarget(InputModel):
     """One `[[certificate.install]]` table, as far as every installer's target has it.
 
     Each installer declares its own subclass (certplan.installers); load.py
@@ -158,7 +157,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class OnRemove(_Model):
+class OnRemove(InputModel):
     """What `remove` does when this spec is deleted later (remembered in state)."""
 
     revoke: bool = False
@@ -174,7 +173,7 @@ def ca_list(value: Any) -> Any:
     return value
 
 
-class CertSpec(_Model):
+class CertSpec(InputModel):
     name: str
     domains: list[str] = Field(min_length=1, max_length=100)
     ca: list[str] | None = None

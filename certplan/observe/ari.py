@@ -19,7 +19,9 @@ from certplan.observe.ari_cache import AriCache
 
 
 @dataclass(frozen=True)
-class AriTarget:
+class AriLookup:
+    """One certificate whose renewal window is to be asked of its CA."""
+
     name: str
     directory: str
     cert_id: str
@@ -78,7 +80,7 @@ def _http_get(url: str, ca_bundle: str | None, timeout: float) -> tuple[int, Any
     return resp.status_code, body, resp.headers
 
 
-def fetch_windows(targets: list[AriTarget], timeout: float = 5.0, get: Getter = _http_get,
+def fetch_windows(lookups: list[AriLookup], timeout: float = 5.0, get: Getter = _http_get,
                   cache_path: Path | None = None, now: datetime | None = None,
                   ) -> tuple[dict[str, AriWindow], dict[str, str]]:
     """name -> window for each certificate whose CA answered; name -> note otherwise.
@@ -92,7 +94,7 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0, get: Getter = 
     windows: dict[str, AriWindow] = {}
     notes: dict[str, str] = {}
 
-    def base_url(t: AriTarget) -> str | None:
+    def base_url(t: AriLookup) -> str | None:
         key = (t.directory, t.ca_bundle)
         if key not in directories:
             directories[key] = _UNREACHABLE
@@ -108,9 +110,9 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0, get: Getter = 
             raise value
         return value if isinstance(value, str) else None
 
-    failed: list[AriTarget] = []  # temporary failures: the last window seen stands in
+    failed: list[AriLookup] = []  # temporary failures: the last window seen stands in
 
-    def one(t: AriTarget) -> None:
+    def one(t: AriLookup) -> None:
         try:
             url = base_url(t)
             if not url:
@@ -133,8 +135,8 @@ def fetch_windows(targets: list[AriTarget], timeout: float = 5.0, get: Getter = 
             notes[t.name] = f"could not reach the CA ({type(exc).__name__})"
             failed.append(t)
 
-    by_dir: dict[tuple[str, str | None], list[AriTarget]] = {}
-    for t in targets:
+    by_dir: dict[tuple[str, str | None], list[AriLookup]] = {}
+    for t in lookups:
         if (cached := cache.fresh(AriCache.key(t.directory, t.cert_id), now)) is not None:
             windows[t.name] = cached  # the CA's Retry-After has not passed yet
         else:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from certplan.model.observed import AriWindow
+from certplan.model.timefmt import iso
 from certplan.store.atomic import atomic_write
 
 CACHE_FILE = "ari-cache.json"
@@ -30,10 +31,6 @@ def next_fetch(fetched_at: datetime, retry_after: int | None) -> datetime:
         return fetched_at + DEFAULT_RETRY
     delay = timedelta(seconds=retry_after)
     return fetched_at + min(MAX_RETRY, max(MIN_RETRY, delay))
-
-
-def _ts(value: datetime) -> str:
-    return value.isoformat()
 
 
 class AriCache:
@@ -91,9 +88,9 @@ class AriCache:
         return found[0] if found else None
 
     def put(self, key: str, window: AriWindow, now: datetime) -> None:
-        entry = {"start": _ts(window.start), "end": _ts(window.end),
+        entry = {"start": iso(window.start), "end": iso(window.end),
                  "explanation_url": window.explanation_url, "retry_after": window.retry_after,
-                 "fetched_at": _ts(now), "next_fetch": _ts(next_fetch(now, window.retry_after))}
+                 "fetched_at": iso(now), "next_fetch": iso(next_fetch(now, window.retry_after))}
         with self._lock:
             self.entries[key] = entry
             self._touched.add(key)

@@ -44,7 +44,7 @@ def observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
     wanted = project.by_name()
     if not refresh_ari:
         return Observations(installs=installs)
-    from certplan.observe.ari import AriTarget, fetch_windows
+    from certplan.observe.ari import AriLookup, fetch_windows
 
     targets = []
     for name, rec in records.items():
@@ -52,7 +52,7 @@ def observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
         if name not in wanted or cert is None or not cert.ari_id:
             continue
         ca = project.config.ca.get(rec.ca)
-        targets.append(AriTarget(name=name, directory=rec.ca_directory, cert_id=cert.ari_id,
+        targets.append(AriLookup(name=name, directory=rec.ca_directory, cert_id=cert.ari_id,
                                  ca_bundle=project.path(ca.ca_bundle).as_posix()
                                  if ca and ca.ca_bundle else None))
     from certplan.observe.ari_cache import CACHE_FILE

@@ -8,21 +8,18 @@ and the RFC 7638 thumbprint of the public key.
 from __future__ import annotations
 
 import base64
-import json
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certplan.engine.sessions import CaTarget
+from certplan.engine.sessions import CaEndpoint
 from certplan.model.config import ca_directory
 from certplan.model.crypto import describe_key, generate_key, key_to_pem, load_key
 from certplan.model.errors import CertplanError
 from certplan.model.presets import PRESETS
 from certplan.model.project import Project
-from certplan.store.atomic import atomic_write, fsync_dir
-from certplan.store.keystore import KEY_MODE, Keystore
+from certplan.store.keystore import Keystore, KeystoreError
 
 if TYPE_CHECKING:
     from certplan.ca import AcmeClient
@@ -62,113 +59,104 @@ def _ca_names(project: Project) -> dict[str, list[str]]:
 
 def list_accounts(project: Project) -> list[AccountView]:
     """Every account key in the keystore, with the CA names that use its directory."""
-    folder = project.keystore_dir / "accounts"
     names = _ca_names(project)
     views = []
-    for info in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        key_path = info.with_name(info.stem + ".key.pem")
-        if not key_path.exists():
-            continue
-        try:
-            data = json.loads(info.read_text())
-            directory, email = str(data["directory"]), str(data.get("email") or "")
-        except (OSError, ValueError, KeyError, TypeError):
-            raise CertplanError(f"{info}: not a valid account record") from None
-        key_type, thumb = _thumbprint(key_path.read_bytes())
+    for account in Keystore(project.keystore_dir).accounts():
+        record = account.record
+        key_type, thumb = _thumbprint(account.key_pem)
         views.append(AccountView(
-            id=info.stem, ca_names=tuple(names.get(directory, [])), directory=directory,
-            email=email, account_url=data.get("account_url"), created=str(data.get("created")),
-            key_type=key_type, thumbprint=thumb))
+            id=account.id, ca_names=tuple(names.get(record.directory, [])),
+            directory=record.directory, email=record.email, account_url=record.account_url,
+            created=record.created, key_type=key_type, thumbprint=thumb))
     return views
 
 
-def _target(project: Project, ca_name: str | None) -> CaTarget:
+def _endpoint(project: Project, ca_name: str | None) -> CaEndpoint:
     name = ca_name or project.config.defaults.ca[0]
     try:
-        return CaTarget.of(project, name)
+        return CaEndpoint.of(project, name)
     except CertplanError:
         known = sorted(set(PRESETS) | set(project.config.ca))
         raise CertplanError(f"unknown CA {name!r} (known: {', '.join(known)})") from None
 
 
-def account_for(project: Project, ca_name: str | None) -> tuple[CaTarget, AccountView]:
-    target = _target(project, ca_name)
-    ident = Keystore.account_id(target.directory, target.email or "")
+def account_for(project: Project, ca_name: str | None) -> tuple[CaEndpoint, AccountView]:
+    endpoint = _endpoint(project, ca_name)
+    ident = Keystore.account_id(endpoint.directory, endpoint.email or "")
     for view in list_accounts(project):
         if view.id == ident:
-            return target, view
-    raise CertplanError(f"no account for CA {target.name} ({target.directory}, e-mail "
-                        f"{target.email or 'none'}) in the keystore {project.keystore_dir}; "
+            return endpoint, view
+    raise CertplanError(f"no account for CA {endpoint.name} ({endpoint.directory}, e-mail "
+                        f"{endpoint.email or 'none'}) in the keystore {project.keystore_dir}; "
                         f"`certplan apply` creates it")
 
 
-def _connect(target: CaTarget, key_pem: bytes, timeout: float) -> AcmeClient:
+def _connect(endpoint: CaEndpoint, key_pem: bytes, timeout: float) -> AcmeClient:
     from certplan.ca import AcmeClient
 
-    client = AcmeClient.connect(target.directory, load_key(key_pem, source="account key"),
-                                ca_bundle=target.ca_bundle, timeout=timeout)
+    client = AcmeClient.connect(endpoint.directory, load_key(key_pem, source="account key"),
+                                ca_bundle=endpoint.ca_bundle, timeout=timeout)
     if client.find_account() is None:
-        raise CertplanError(f"CA {target.name} ({target.directory}) knows no account for "
+        raise CertplanError(f"CA {endpoint.name} ({endpoint.directory}) knows no account for "
                             f"this key (deactivated, or the CA was reset)")
     return client
 
 
-def _key_paths(project: Project, target: CaTarget) -> tuple[Path, Path]:
-    key_path, _ = Keystore(project.keystore_dir).account_paths(target.directory,
-                                                               target.email or "")
-    return key_path, key_path.with_name(key_path.name + ".next")
+def _account_key(project: Project, endpoint: CaEndpoint) -> bytes:
+    key = Keystore(project.keystore_dir).load_account_key(endpoint.directory,
+                                                          endpoint.email or "")
+    if key is None:
+        raise CertplanError(f"the account key of CA {endpoint.name} is gone from the keystore "
+                            f"{project.keystore_dir}")
+    return key
 
 
 def show_account(project: Project, ca_name: str | None, remote: bool,
                  timeout: float = 30.0) -> tuple[AccountView, dict[str, Any] | None]:
     """Local facts, and (remote) the account as the CA has it: status, contact."""
-    target, view = account_for(project, ca_name)
+    endpoint, view = account_for(project, ca_name)
     if not remote:
         return view, None
-    key_path, _ = _key_paths(project, target)
-    client = _connect(target, key_path.read_bytes(), timeout)
+    client = _connect(endpoint, _account_key(project, endpoint), timeout)
     details = client.account_details()
     return view, {k: details[k] for k in ("status", "contact", "orders") if k in details}
 
 
 def deactivate_account(project: Project, ca_name: str | None, timeout: float = 30.0,
                        now: datetime | None = None) -> tuple[AccountView, Path]:
-    """Deactivate the account at the CA (irreversible), then move its key aside so
+    """Deactivate the account at the CA (irreversible), then set its key aside so
     the next apply creates a fresh account. Returns where the old key went."""
-    target, view = account_for(project, ca_name)
-    key_path, _ = _key_paths(project, target)
-    client = _connect(target, key_path.read_bytes(), timeout)
+    endpoint, view = account_for(project, ca_name)
+    client = _connect(endpoint, _account_key(project, endpoint), timeout)
     client.deactivate_account()
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    info_path = key_path.with_name(view.id + ".json")
-    aside = key_path.with_name(f"{view.id}.deactivated-{stamp}.key.pem.old")
-    os.rename(key_path, aside)
-    os.rename(info_path, aside.with_name(f"{view.id}.deactivated-{stamp}.json.old"))
-    fsync_dir(key_path.parent)
-    return view, aside
+    keystore = Keystore(project.keystore_dir)
+    return view, keystore.set_account_aside(endpoint.directory, endpoint.email or "", now)
 
 
 def rollover_account(project: Project, ca_name: str | None,
                      timeout: float = 30.0) -> tuple[AccountView, str]:
     """Replace the account key at the CA with a new one of the same type.
 
-    The new key is written (0600) beside the old one before the CA is asked, and
+    The new key is staged in the keystore (0600) before the CA is asked, and
     takes the old one's place only once the CA accepted it. Returns the account
     and the new key's thumbprint."""
-    target, view = account_for(project, ca_name)
-    key_path, next_path = _key_paths(project, target)
-    if next_path.exists():
-        raise CertplanError(f"{next_path} exists: an earlier rollover was cut short; if "
-                            f"`certplan account show {target.name}` fails, the CA has the "
-                            f"new key: move {next_path.name} over {key_path.name}")
-    client = _connect(target, key_path.read_bytes(), timeout)
+    endpoint, view = account_for(project, ca_name)
+    keystore = Keystore(project.keystore_dir)
+    directory, email = endpoint.directory, endpoint.email or ""
     new_pem = key_to_pem(generate_key(view.key_type))
-    atomic_write(next_path, new_pem, KEY_MODE)
     try:
+        keystore.stage_account_key(directory, email, new_pem)
+    except KeystoreError:
+        staged = keystore.staged_account_key(directory, email)
+        key_path, _ = keystore.account_paths(directory, email)
+        raise CertplanError(f"{staged} exists: an earlier rollover was cut short; if "
+                            f"`certplan account show {endpoint.name}` fails, the CA has the "
+                            f"new key: move {staged.name} over {key_path.name}") from None
+    try:
+        client = _connect(endpoint, _account_key(project, endpoint), timeout)
         client.rollover(load_key(new_pem, source="new account key"))
     except BaseException:
-        next_path.unlink(missing_ok=True)
+        keystore.discard_staged_account_key(directory, email)
         raise
-    os.replace(next_path, key_path)
-    fsync_dir(key_path.parent)
+    keystore.commit_staged_account_key(directory, email)
     return view, _thumbprint(new_pem)[1]

@@ -36,11 +36,11 @@ def revoke_recorded(sessions: Sessions, store: StateBackend, record: CertRecord,
                             f"{record.revoked.revoked_at:%Y-%m-%d %H:%M} UTC "
                             f"({record.revoked.reason}); `certplan apply` issues a new one")
     reason_code(reason)  # before any network
-    client, target = sessions.client(record.ca)
-    if target.directory != record.ca_directory:
+    client, endpoint = sessions.client(record.ca)
+    if endpoint.directory != record.ca_directory:
         raise CertplanError(
             f"{record.name}: issued by {record.ca_directory}, but CA {record.ca!r} now points "
-            f"at {target.directory}; the account there cannot revoke it")
+            f"at {endpoint.directory}; the account there cannot revoke it")
     note = revoke_at_ca(client, record, reason)
     revoked = record.model_copy(update={"revoked": Revocation(
         revoked_at=clock(), reason=reason, serial=cert.serial)})

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from certplan.model.base import InputModel
 from certplan.model.errors import ProviderError, SecretError
 from certplan.model.secrets import SecretRef
 
 
-class ProviderConfig(BaseModel):
+class ProviderConfig(InputModel):
     """Fields every provider accepts (`type` is stripped by the config loader)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     propagation_timeout: float | None = Field(default=None, gt=0, le=3600)
     propagation_interval: float | None = Field(default=None, gt=0, le=60)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from certplan.model.dns import parse_hostport
+from certplan.model.hostport import parse_hostport
 from certplan.model.secrets import SecretRef
 from certplan.providers.base import Provider, ProviderConfig
 
@@ -43,7 +43,7 @@ class Rfc2136Config(ProviderConfig):
     @field_validator("server")
     @classmethod
     def _hostport(cls, value: str) -> str:
-        parse_hostport(value)
+        parse_hostport(value, 53)
         return value
 
 
@@ -63,7 +63,7 @@ class Rfc2136Provider(Provider):
         self._update(fqdn, value, add=False)
 
     def _address(self) -> tuple[str, int]:
-        host, port = parse_hostport(self.config.server)
+        host, port = parse_hostport(self.config.server, 53)
         try:
             info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from certplan.model.errors import Problem, StateConflict, StateError
+from certplan.model.errors import Problem, StateConflict, StateError, problems_from
 from certplan.model.gcpause import gc_paused
 from certplan.model.project import Project
 from certplan.model.records import CertRecord, State, StateMeta
@@ -30,18 +30,7 @@ META_FILE = "_state.json"
 
 
 def _problem_from(path: Path, exc: ValidationError) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = ""
-        for part in err["loc"]:
-            loc += f"[{part}]" if isinstance(part, int) else ("." if loc else "") + str(part)
-        msg = "field required" if err["type"] == "missing" else _lower_first(err["msg"])
-        out.append(Problem(str(path), loc, msg))
-    return out
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
+    return problems_from(str(path), exc, unknown_key=None)  # state is not typed by hand
 
 
 def _read_json(path: Path) -> tuple[Any, list[Problem]]:

@@ -4,11 +4,16 @@ Layout under the root:
 
     accounts/<id>.key.pem           account key (EC P-256 unless told), 0600
     accounts/<id>.json              public facts: directory, email, account URL, created
+    accounts/<id>.key.pem.next      a new key during a key rollover, until the CA accepts it
+    accounts/<id>.deactivated-<UTC timestamp>.key.pem.old, .json.old
+                                    a deactivated account, set aside
     certs/NAME/current/key.pem      the installed key (0600) and its full chain
     certs/NAME/current/fullchain.pem
-    certs/NAME/previous/...         the one before, kept for rollback
-    certs/NAME/pending.key.pem      key of an open order, stored BEFORE finalize (0600)
-    certs/NAME/pending.json         order URL, CSR, directory of that order
+    certs/NAME/previous/...         the one before: never read by certplan, kept so that
+                                    an operator can put it back by hand (rollback)
+    certs/NAME/pending.key.pem      the new key of an open order, stored before the order
+                                    is recorded in state (0600); the order itself (URL, CA,
+                                    CSR) is public and kept in the state record
     archive/NAME-<UTC timestamp>/   what `remove` put aside
 
 `<id>` is the first 24 hex digits of SHA-256("<directory URL>\\n<email>").
@@ -34,6 +39,8 @@ from certplan.store.atomic import atomic_write, ensure_private_dir, fsync_dir
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
 DEFAULT_ROOT = Path(".certplan")
+PENDING_KEY = "pending.key.pem"
+LEGACY_PENDING_ORDER = "pending.json"  # written by certplan 0.1; removed, never read
 
 
 class KeystoreError(CertplanError):
@@ -51,18 +58,33 @@ class AccountRecord:
 
 
 @dataclass(frozen=True)
-class PendingOrder:
-    """An order created but not yet finished: enough to resume it after a crash."""
+class StoredAccount:
+    """An account as the keystore holds it: its id (see account_id), record and key."""
 
-    order_url: str
-    csr_pem: bytes
-    directory: str
+    id: str
+    record: AccountRecord
     key_pem: bytes
-    created: str
 
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _stamp(now: datetime.datetime | None) -> str:
+    """A UTC timestamp for names of files put aside: 20261103T040506Z."""
+    return (now or _utcnow()).astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _account_record(path: Path) -> AccountRecord | None:
+    raw = _read(path)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        return AccountRecord(directory=str(data["directory"]), email=str(data.get("email") or ""),
+                             account_url=data.get("account_url"), created=str(data.get("created")))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise KeystoreError(f"{path}: not a valid account record") from None
 
 
 def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
@@ -140,13 +162,59 @@ class Keystore:
 
     def load_account(self, directory: str, email: str) -> AccountRecord | None:
         _, info_path = self.account_paths(directory, email)
-        raw = _read(info_path)
-        if raw is None:
-            return None
-        try:
-            return AccountRecord(**json.loads(raw))
-        except (ValueError, TypeError):
-            raise KeystoreError(f"{info_path}: not a valid account record") from None
+        return _account_record(info_path)
+
+    def load_account_key(self, directory: str, email: str) -> bytes | None:
+        """The account key PEM, or None (never creates one: see account_key)."""
+        return _read(self.account_paths(directory, email)[0])
+
+    def accounts(self) -> list[StoredAccount]:
+        """Every account with both its key and its record, in id order."""
+        folder = self.root / "accounts"
+        if not folder.is_dir():
+            return []
+        out = []
+        for info_path in sorted(folder.glob("*.json")):
+            key = _read(info_path.with_name(info_path.stem + ".key.pem"))
+            record = _account_record(info_path) if key is not None else None
+            if key is not None and record is not None:
+                out.append(StoredAccount(info_path.stem, record, key))
+        return out
+
+    def set_account_aside(self, directory: str, email: str,
+                          now: datetime.datetime | None = None) -> Path:
+        """Move the key and record of a deactivated account aside (`<id>.deactivated-
+        <UTC timestamp>.key.pem.old` and `.json.old`), so that the next apply creates a
+        new account. Returns where the key went."""
+        key_path, info_path = self.account_paths(directory, email)
+        base = f"{self.account_id(directory, email)}.deactivated-{_stamp(now)}"
+        aside = key_path.with_name(f"{base}.key.pem.old")
+        os.rename(key_path, aside)
+        os.rename(info_path, info_path.with_name(f"{base}.json.old"))
+        fsync_dir(key_path.parent)
+        return aside
+
+    # An account key rollover: the new key is staged beside the old one (0600) before the
+    # CA is asked, and takes its place only once the CA accepted it.
+
+    def staged_account_key(self, directory: str, email: str) -> Path:
+        key_path, _ = self.account_paths(directory, email)
+        return key_path.with_name(key_path.name + ".next")
+
+    def stage_account_key(self, directory: str, email: str, key_pem: bytes) -> None:
+        """Write the new key; KeystoreError if one is staged already (a rollover cut short)."""
+        staged = self.staged_account_key(directory, email)
+        if not _create_exclusive(staged, key_pem, KEY_MODE):
+            raise KeystoreError(f"{staged} exists: an earlier key rollover was cut short")
+
+    def discard_staged_account_key(self, directory: str, email: str) -> None:
+        self.staged_account_key(directory, email).unlink(missing_ok=True)
+
+    def commit_staged_account_key(self, directory: str, email: str) -> None:
+        """The staged key replaces the account key (the CA has accepted it)."""
+        key_path, _ = self.account_paths(directory, email)
+        os.replace(self.staged_account_key(directory, email), key_path)
+        fsync_dir(key_path.parent)
 
     def save_account_url(self, directory: str, email: str, account_url: str) -> None:
         """Remember the account URL the CA gave for this key (public JSON beside it)."""
@@ -171,9 +239,6 @@ class Keystore:
         self._recover(name)
         return self._load_pair(self.cert_dir(name) / "current")
 
-    def load_previous(self, name: str) -> tuple[bytes, bytes] | None:
-        return self._load_pair(self.cert_dir(name) / "previous")
-
     def _load_pair(self, folder: Path) -> tuple[bytes, bytes] | None:
         key, chain = _read(folder / "key.pem"), _read(folder / "fullchain.pem")
         if key is None or chain is None:
@@ -181,7 +246,8 @@ class Keystore:
         return key, chain
 
     def store_current(self, name: str, key_pem: bytes, fullchain_pem: bytes) -> None:
-        """Make (key, fullchain) current; the old current becomes previous.
+        """Make (key, fullchain) current; the old current becomes previous (the
+        rollback copy for people; certplan itself never reads it).
 
         Storing the same certificate again changes nothing (idempotent resume)."""
         base = self._dir("certs", name)
@@ -212,46 +278,23 @@ class Keystore:
             os.rename(staging, current)
             fsync_dir(base)
 
-    # -- pending orders ----------------------------------------------------------------------
+    # -- the key of an open order -------------------------------------------------------------
 
-    def store_pending(self, name: str, *, order_url: str, csr_pem: bytes, directory: str,
-                      key_pem: bytes) -> None:
-        """Persist an open order and its new key (key first, 0600) before finalizing."""
-        base = self._dir("certs", name)
-        atomic_write(base / "pending.key.pem", key_pem, KEY_MODE)
-        record = {"order_url": order_url, "csr_pem": csr_pem.decode("ascii"),
-                  "directory": directory, "created": _utcnow().isoformat(timespec="seconds")}
-        data = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        atomic_write(base / "pending.json", data.encode(), PUBLIC_MODE)
+    def store_pending_key(self, name: str, key_pem: bytes) -> None:
+        """Keep the new key of an open order (0600), before the state records the order."""
+        atomic_write(self._dir("certs", name) / PENDING_KEY, key_pem, KEY_MODE)
 
-    def load_pending(self, name: str) -> PendingOrder | None:
-        base = self.cert_dir(name)
-        raw, key = _read(base / "pending.json"), _read(base / "pending.key.pem")
-        if raw is None or key is None:
-            return None
-        try:
-            rec = json.loads(raw)
-            return PendingOrder(order_url=rec["order_url"], csr_pem=rec["csr_pem"].encode(),
-                                directory=rec["directory"], key_pem=key,
-                                created=rec.get("created", ""))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise KeystoreError(f"{base / 'pending.json'}: not a valid pending order") from None
+    def load_pending_key(self, name: str) -> bytes | None:
+        return _read(self.cert_dir(name) / PENDING_KEY)
 
     def clear_pending(self, name: str) -> None:
+        """Forget the open order's key (and a pending.json left by certplan 0.1, whose
+        open order is not resumed: its state record has no CSR to check it against)."""
         base = self.cert_dir(name)
-        for file in ("pending.json", "pending.key.pem"):
+        for file in (PENDING_KEY, LEGACY_PENDING_ORDER):
             (base / file).unlink(missing_ok=True)
         if base.exists():
             fsync_dir(base)
-
-    def promote_pending(self, name: str, fullchain_pem: bytes) -> None:
-        """The pending key and this chain become current (old current -> previous);
-        the pending order is cleared."""
-        pending = self.load_pending(name)
-        if pending is None:
-            raise KeystoreError(f"no pending order for {name!r} in {self.cert_dir(name)}")
-        self.store_current(name, pending.key_pem, fullchain_pem)
-        self.clear_pending(name)
 
     # -- removal -----------------------------------------------------------------------------
 
@@ -260,8 +303,7 @@ class Keystore:
         source = self.cert_dir(name)
         if not source.exists():
             return None
-        stamp = (now or _utcnow()).astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = self._dir("archive") / f"{name}-{stamp}"
+        target = self._dir("archive") / f"{name}-{_stamp(now)}"
         if target.exists():
             target = target.with_name(f"{target.name}-{os.urandom(3).hex()}")
         os.rename(source, target)

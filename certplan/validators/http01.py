@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from certplan.model.challenge import Challenge
+from certplan.model.dns import parse_ip_port
 from certplan.model.errors import ChallengeError
 
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
@@ -54,8 +55,8 @@ def make_resolver(resolvers: list[str]) -> Resolve:
     res = dns.resolver.Resolver(configure=False)
     servers: list[str | dns.nameserver.Nameserver] = []
     for item in resolvers:
-        host, _, port = item.rpartition(":")
-        servers.append(dns.nameserver.Do53Nameserver(host.strip("[]"), int(port)))
+        host, port = parse_ip_port(item)
+        servers.append(dns.nameserver.Do53Nameserver(host, port))
     res.nameservers = servers
 
     def resolve(name: str, timeout: float) -> list[str]:

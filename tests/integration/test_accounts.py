@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -72,6 +73,15 @@ def test_list_show_rollover_issue_deactivate(tmp_path: Path,
     new_thumb = rolled.stdout.strip().rstrip(".").split()[-1]
     assert new_thumb != old_thumb
 
+    # a rollover cut short leaves the staged key: the next one refuses and keeps it
+    staged = key_file.with_name(key_file.name + ".next")
+    staged.write_bytes(b"the key the CA may have now")
+    cut = assert_clean_failure(project.run("account", "rollover", "pebble"))
+    assert f"accounts/{staged.name} exists: an earlier rollover was cut short" in cut
+    assert f"move {staged.name} over {key_file.name}" in cut
+    assert staged.read_bytes() == b"the key the CA may have now"
+    staged.unlink()
+
     # the same account, now signed with the new key, issues again
     res = project.apply("--replace", "acct")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -102,3 +112,28 @@ def test_unknown_ca_and_missing_account(tmp_path: Path,
     assert "unknown CA 'nosuch' (known: " in out and "letsencrypt" in out
     out = assert_clean_failure(project.run("account", "rollover"))
     assert "no account for CA pebble" in out and "`certplan apply` creates it" in out
+
+
+def test_apply_needs_the_terms_agreed_to_create_an_account(
+        tmp_path: Path, pebble: PebbleServer) -> None:  # noqa: F811
+    """The check lives in one place (AcmeAccount.ensure_account); apply says it in the
+    words of certplan.toml. Terms are agreed when an account is created: an account
+    that exists is found by its key whatever agree_tos says now."""
+    project = make_project(tmp_path / "ops", pebble)
+    standalone_spec(project, "tos", ["tos.example.test"])
+    config = project.root / "certplan.toml"
+    agreed = config.read_text()
+    assert "agree_tos = true" in agreed
+    config.write_text(agreed.replace("agree_tos = true", "agree_tos = false"))
+    out = assert_clean_failure(project.apply())
+    assert re.search(r"CA pebble: its terms of service \(\S+\) must be agreed: set agree_tos = "
+                     r"true in \[defaults\] or \[ca\.pebble\] of certplan\.toml", out), out
+    assert not list((project.root / "state").glob("tos.json"))  # nothing recorded
+
+    config.write_text(agreed)
+    assert project.apply().returncode == 0
+    account_url = project.state("tos")["account_url"]
+    config.write_text(agreed.replace("agree_tos = true", "agree_tos = false"))
+    res = project.apply("--replace", "tos")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert project.state("tos")["account_url"] == account_url

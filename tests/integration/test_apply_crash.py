@@ -4,6 +4,7 @@ certificate from the same order, not order a second one."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ import pytest
 from certplan.core.plan import make_plan
 from certplan.engine.apply import Applier
 from certplan.load import load_project
-from certplan.model.crypto import cert_info
+from certplan.model.crypto import cert_info, generate_key, key_to_pem
 from certplan.model.observed import Observations
 from certplan.model.records import CertRecord, StateMeta
 from certplan.store.backends import open_state_backend
@@ -43,9 +44,11 @@ def stack(tmp_path: Path) -> Iterator[tuple[PebbleServer, NginxServer]]:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_crash_between_keystore_and_state_records_the_same_certificate(
-        tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def crash_after_keystore(tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
+                         monkeypatch: pytest.MonkeyPatch) -> tuple[CertplanProject, str, str]:
+    """Issue once, then renew in process and crash right after the keystore got the
+    new certificate, before the state records it. Returns the project, the serial
+    the state still records and the serial the keystore holds."""
     pebble, site = stack
     project = CertplanProject(tmp_path / "ops", pebble)
     project.root.mkdir()
@@ -81,7 +84,14 @@ def test_crash_between_keystore_and_state_records_the_same_certificate(
     recorded = project.state("crash")
     assert recorded["certificate"]["serial"] == old_serial  # the state never saw it
     assert recorded["pending_order"] is not None
-    order_url = recorded["pending_order"]["url"]
+    return project, old_serial, kept_serial
+
+
+def test_crash_between_keystore_and_state_records_the_same_certificate(
+        tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    project, _, kept_serial = crash_after_keystore(tmp_path, stack, monkeypatch)
+    order_url = project.state("crash")["pending_order"]["url"]
 
     res = project.apply()
     assert res.returncode == 0, res.stdout + res.stderr
@@ -90,5 +100,36 @@ def test_crash_between_keystore_and_state_records_the_same_certificate(
     record = project.state("crash")
     assert record["certificate"]["serial"] == kept_serial
     assert record["pending_order"] is None
-    assert not (project.root / ".certplan" / "certs" / "crash" / "pending.json").exists()
-    assert os.path.exists(site.cert_path)
+    assert not (project.root / ".certplan" / "certs" / "crash" / "pending.key.pem").exists()
+    assert os.path.exists(stack[1].cert_path)
+
+
+@pytest.mark.parametrize("case", ["certplan-0.1", "another-key"])
+def test_an_open_order_that_cannot_be_bound_to_its_key_is_ordered_anew(
+        case: str, tmp_path: Path, stack: tuple[PebbleServer, NginxServer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """certplan-0.1: the state's open order has no CSR (0.1 kept it in the keystore's
+    pending.json); another-key: the keystore's pending key is not the one the CSR
+    was made for (a later order's, cut short). Neither is resumed: a new order is
+    made, and the old files are removed."""
+    project, old_serial, kept_serial = crash_after_keystore(tmp_path, stack, monkeypatch)
+    state_file = project.root / "state" / "crash.json"
+    data = json.loads(state_file.read_text())
+    pending = data["pending_order"]
+    folder = project.root / ".certplan" / "certs" / "crash"
+    if case == "certplan-0.1":
+        del pending["csr_pem"]
+        state_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        (folder / "pending.json").write_text(json.dumps({
+            "order_url": pending["url"], "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----...",
+            "directory": pending["directory"], "created": "2026-01-01T00:00:00+00:00"}))
+    else:
+        (folder / "pending.key.pem").write_bytes(key_to_pem(generate_key("ec-256")))
+
+    res = project.apply()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"open order {pending['url']} cannot be resumed" in res.stderr
+    record = project.state("crash")
+    assert record["certificate"]["serial"] not in (old_serial, kept_serial)
+    assert record["pending_order"] is None
+    assert sorted(p.name for p in folder.iterdir()) == ["current", "previous"]

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
-from certplan.ca import AcmeClient, Order, choose_chain, split_pem_chain
+from certplan.ca import AcmeClient, Order, choose_chain
+from certplan.model.crypto import split_pem_certs
 from certplan.model.errors import AcmeError, ChallengeError
 from tests.servers.pebble import PebbleServer, pebble, pebble_factory  # noqa: F401
 from tests.servers.ports import free_port
@@ -102,7 +103,7 @@ def issue(client: AcmeClient, names: list[str], responder: Responder) -> list[st
 
 
 def verify_chain(fullchain: str, root_pem: str, name: str) -> x509.Certificate:
-    certs = [x509.load_pem_x509_certificate(c.encode()) for c in split_pem_chain(fullchain)]
+    certs = [x509.load_pem_x509_certificate(c) for c in split_pem_certs(fullchain.encode())]
     root = x509.load_pem_x509_certificate(root_pem.encode())
     verifier = (verification.PolicyBuilder()
                 .store(verification.Store([root]))

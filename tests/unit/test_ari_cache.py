@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from certplan.observe.ari import AriTarget, fetch_windows
+from certplan.observe.ari import AriLookup, fetch_windows
 from certplan.observe.ari_cache import next_fetch
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
@@ -21,14 +21,14 @@ WINDOW = {"start": "2026-08-01T00:00:00Z", "end": "2026-08-03T00:00:00Z"}
 MOVED = {"start": "2026-07-01T00:00:00Z", "end": "2026-07-01T06:00:00Z"}
 
 
-def serve(server: HTTPServer, window: dict[str, str], retry_after: str | None) -> AriTarget:
+def serve(server: HTTPServer, window: dict[str, str], retry_after: str | None) -> AriLookup:
     server.clear()
     server.expect_request("/dir").respond_with_json(
         {"renewalInfo": server.url_for("/ari/")})
     headers = {"Retry-After": retry_after} if retry_after is not None else {}
     server.expect_request("/ari/aki.www").respond_with_json({"suggestedWindow": window},
                                                            headers=headers)
-    return AriTarget(name="www", directory=server.url_for("/dir"), cert_id="aki.www")
+    return AriLookup(name="www", directory=server.url_for("/dir"), cert_id="aki.www")
 
 
 def ari_calls(server: HTTPServer) -> int:

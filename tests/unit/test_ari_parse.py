@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from certplan.observe.ari import AriTarget, fetch_windows, parse_window
+from certplan.observe.ari import AriLookup, fetch_windows, parse_window
 
 WINDOW = {"start": "2026-07-01T00:00:00Z", "end": "2026-07-03T12:00:00.123456789Z"}
 
@@ -56,8 +56,8 @@ def directory(server: HTTPServer, with_ari: bool = True) -> str:
     return server.url_for("/dir")
 
 
-def target(name: str, url: str, cert_id: str | None = None) -> AriTarget:
-    return AriTarget(name=name, directory=url, cert_id=cert_id or f"aki.{name}")
+def target(name: str, url: str, cert_id: str | None = None) -> AriLookup:
+    return AriLookup(name=name, directory=url, cert_id=cert_id or f"aki.{name}")
 
 
 def test_fetch_window_retry_after_and_explanation(httpserver: HTTPServer) -> None:

@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 
 from certplan.core.plan import Action
 from certplan.model.observed import Observations
-from certplan.observe.ari import AriTarget, fetch_windows
+from certplan.observe.ari import AriLookup, fetch_windows
 from tests.unit.test_plan import DAY, NOW, desired, only, plan_of, record
 
 
@@ -20,7 +20,7 @@ def lookup(server: HTTPServer, answer: Any, status: int = 200,
     server.expect_request("/dir").respond_with_json({"renewalInfo": server.url_for("/ari")})
     server.expect_request("/ari/aki.www").respond_with_json(answer, status=status,
                                                            headers=headers or {})
-    target = AriTarget(name="www", directory=server.url_for("/dir"), cert_id="aki.www")
+    target = AriLookup(name="www", directory=server.url_for("/dir"), cert_id="aki.www")
     windows, notes = fetch_windows([target], now=NOW)
     return Observations(ari=windows, ari_notes=notes, ari_refreshed=True)
 

@@ -37,7 +37,7 @@ def cert(*lines: str, challenge: str = 'type = "http-01"\nwebroot = "/srv/www"',
 DNS = 'type = "dns-01"\nprovider = "bind"'
 GOOD_STATE = {
     "name": "www", "domains": ["example.com"], "key_type": "ec-256", "ca": "letsencrypt",
-    "ca_directory": "https://acme-v02.api.letsencrypt.org/directory", "spec_digest": "x",
+    "ca_directory": "https://acme-v02.api.letsencrypt.org/directory",
     "created_at": "2026-01-01T00:00:00Z",
 }
 
@@ -244,9 +244,13 @@ CASES = [
     Case("corrupt-state-json", {"state/www.json": '{"name": "www",'},
          ["state/www.json: not valid JSON: "]),
     Case("state-wrong-fields", {"state/www.json": json.dumps(
-        {k: v for k, v in GOOD_STATE.items() if k != "spec_digest"} | {"colour": 1})},
-         ["state/www.json: spec_digest: field required",
+        {k: v for k, v in GOOD_STATE.items() if k != "ca_directory"} | {"colour": 1})},
+         ["state/www.json: ca_directory: field required",
           "state/www.json: colour: extra inputs are not permitted"]),
+    Case("state-from-newer-certplan", {"state/www.json": json.dumps(
+        GOOD_STATE | {"format_version": 2})},
+         ["state/www.json: format_version: written by a newer certplan (format 2; "
+          "this certplan reads format 1 and older): upgrade certplan"]),
     Case("state-name-mismatch", {"state/www.json": json.dumps(GOOD_STATE | {"name": "api"})},
          ["state/www.json: name: 'api' does not match the file name"]),
     Case("state-meta-corrupt", {"state/_state.json": "[1, 2"}, ["state/_state.json: not valid"]),

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certplan.ca.certs import ari_cert_id, choose_chain, split_pem_chain
+from certplan.ca.certs import ari_cert_id, choose_chain
 from certplan.model.errors import AcmeError
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -78,9 +78,3 @@ def test_choose_chain_defaults_to_first() -> None:
     assert choose_chain([default, alternate], "Unknown Root") == default
     with pytest.raises(AcmeError, match="no certificate chain"):
         choose_chain([], "Root X1")
-
-
-def test_split_pem_chain_keeps_order_and_ignores_text_between() -> None:
-    a, b = build_cert("a", "b"), build_cert("b", "c", ca=True)
-    parts = split_pem_chain("junk\n" + a + "\n\n" + b)
-    assert parts == [a, b]

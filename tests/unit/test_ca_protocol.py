@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from certplan.ca import AcmeClient, ReplacesRejected
+from certplan.ca import AcmeClient, ReplacesRejected, TermsNotAgreed
 from certplan.model.errors import AcmeError
 
 PROBLEM = "application/problem+json"
@@ -32,7 +32,8 @@ def unb64(text: str) -> bytes:
 class FakeCA:
     """Just enough ACME to reach newOrder; records every POST's nonce and payload."""
 
-    def __init__(self, server: HTTPServer, renewal_info: bool = True) -> None:
+    def __init__(self, server: HTTPServer, renewal_info: bool = True,
+                 meta: dict[str, Any] | None = None, accounts_exist: bool = True) -> None:
         self.server = server
         self.counter = 0
         self.heads = 0
@@ -42,11 +43,19 @@ class FakeCA:
             ("revokeCert", "/revoke"))}
         if renewal_info:
             directory["renewalInfo"] = server.url_for("/ari")
+        if meta:
+            directory["meta"] = meta
+        self.accounts_exist = accounts_exist
         server.expect_request("/dir").respond_with_json(directory)
         server.expect_request("/nonce", method="HEAD").respond_with_handler(self._nonce)
         server.expect_request("/acct", method="POST").respond_with_handler(
-            self.wrap(lambda payload: self.reply(
-                {"status": "valid"}, 200, Location=server.url_for("/acct/1"))))
+            self.wrap(self._account))
+
+    def _account(self, payload: dict[str, Any]) -> Response:
+        if payload.get("onlyReturnExisting") and not self.accounts_exist:
+            return self.problem("accountDoesNotExist", "no account for this key", 400)
+        return self.reply({"status": "valid"}, 200 if self.accounts_exist else 201,
+                          Location=self.server.url_for("/acct/1"))
 
     def fresh_nonce(self) -> str:
         self.counter += 1
@@ -161,3 +170,43 @@ def test_directory_says_whether_the_ca_serves_renewal_information(
     client = AcmeClient.connect(httpserver.url_for("/dir"), ec.generate_private_key(
         ec.SECP256R1()))
     assert not client.meta.renewal_info  # then no `replaces` is sent
+
+
+# -- the account: terms of service and EAB are asked for only for a new account -------------
+
+STRICT_CA = {"termsOfService": "https://ca.example/tos.pdf", "externalAccountRequired": True}
+
+
+def new_key_client(ca: FakeCA) -> AcmeClient:
+    return AcmeClient.connect(ca.server.url_for("/dir"), ec.generate_private_key(ec.SECP256R1()))
+
+
+def test_an_existing_account_needs_neither_terms_nor_eab(httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver, meta=STRICT_CA, accounts_exist=True)
+    asked: list[str] = []
+    url = new_key_client(ca).ensure_account(None, agree_tos=False,
+                                            eab=lambda: asked.append("eab") or None)
+    assert url == httpserver.url_for("/acct/1") and asked == []
+    assert [payload.get("onlyReturnExisting") for _, payload, _ in ca.posts] == [True]
+
+
+def test_a_new_account_needs_the_terms_agreed_before_eab_is_asked_for(
+        httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver, meta=STRICT_CA, accounts_exist=False)
+    asked: list[str] = []
+    with pytest.raises(TermsNotAgreed, match=r"requires agreeing to its terms of service "
+                                             r"\(https://ca\.example/tos\.pdf\): set "
+                                             r"agree_tos = true") as caught:
+        new_key_client(ca).ensure_account(None, agree_tos=False,
+                                          eab=lambda: asked.append("eab") or None)
+    assert caught.value.terms_of_service == "https://ca.example/tos.pdf"
+    assert asked == [] and len(ca.posts) == 1  # the lookup only: nothing was created
+
+
+def test_a_new_account_asks_for_eab_once_and_needs_it(httpserver: HTTPServer) -> None:
+    ca = FakeCA(httpserver, meta=STRICT_CA, accounts_exist=False)
+    asked: list[str] = []
+    with pytest.raises(AcmeError, match="requires external account binding"):
+        new_key_client(ca).ensure_account(None, agree_tos=True,
+                                          eab=lambda: asked.append("eab") or None)
+    assert asked == ["eab"] and len(ca.posts) == 1

@@ -110,6 +110,25 @@ def test_split_chain() -> None:
         crypto.split_chain(b"nothing here")
 
 
+def test_csr_names() -> None:
+    key = crypto.generate_key("ec-256")
+    names = ["www.example.com", "example.com", "*.example.com"]
+    assert crypto.csr_names(crypto.make_csr(key, names)) == names
+    bare = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([]))
+            .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    assert crypto.csr_names(bare) == []
+    with pytest.raises(CertplanError, match="not a readable PEM certificate signing request"):
+        crypto.csr_names(b"junk")
+
+
+def test_split_pem_certs_keeps_order_and_ignores_text_between() -> None:
+    leaf, rest = crypto.split_chain(issue(crypto.generate_key("ec-256"), ["a.example.com"]))
+    assert crypto.split_pem_certs(b"junk\n" + leaf + b"\n\n" + rest + b"trailer") == [leaf, rest]
+    crlf = leaf.replace(b"\n", b"\r\n")
+    assert crypto.split_pem_certs(crlf + rest) == [crlf.removesuffix(b"\r\n") + b"\n", rest]
+    assert crypto.split_pem_certs(b"no certificate") == []
+
+
 def test_verify_issued_accepts_matching() -> None:
     key = crypto.generate_key("ec-256")
     chain = issue(key, ["a.example.com", "*.b.example.com"])

@@ -1,35 +1,18 @@
-"""The [dns] table and HOST:PORT parsing."""
+"""The [dns] table: resolvers (parsed by certplan.model.hostport, see test_hostport)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from certplan.model.dns import DnsSettings, parse_hostport, parse_ip_port
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("127.0.0.1", ("127.0.0.1", 53)),
-    ("127.0.0.1:5353", ("127.0.0.1", 5353)),
-    ("[::1]:5353", ("::1", 5353)),
-    ("[::1]", ("::1", 53)),
-    ("2001:db8::1", ("2001:db8::1", 53)),
-    ("ns1.example.com:53", ("ns1.example.com", 53)),
-])
-def test_parse_hostport(text: str, expected: tuple[str, int]) -> None:
-    assert parse_hostport(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "1.2.3.4:0", "1.2.3.4:70000", "1.2.3.4:x", "[::1",
-                                  ":53", "[::1]x"])
-def test_parse_hostport_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_hostport(text)
+from certplan.model.dns import DnsSettings, parse_ip_port
 
 
 def test_resolvers_must_be_ip_addresses() -> None:
     with pytest.raises(ValueError, match="must be an IP address"):
         parse_ip_port("dns.google:53")
+    assert parse_ip_port("[::1]:5353") == ("::1", 5353)
+    assert parse_ip_port("2001:db8::1") == ("2001:db8::1", 53)
 
 
 def test_defaults_and_validation() -> None:

@@ -1,4 +1,4 @@
-"""Keystore: modes, account keys, rotation, pending orders, archive, git warning."""
+"""Keystore: modes, account keys, rotation, the open order's key, archive, git warning."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ DIR = "https://ca.example/dir"
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def previous(ks: Keystore, name: str) -> tuple[bytes, bytes] | None:
+    """The rollback copy, read as an operator would: certs/NAME/previous/."""
+    folder = ks.cert_dir(name) / "previous"
+    if not folder.exists():
+        return None
+    return (folder / "key.pem").read_bytes(), (folder / "fullchain.pem").read_bytes()
 
 
 def pair(domains: list[str] | None = None) -> tuple[bytes, bytes]:
@@ -69,49 +77,99 @@ def test_account_key_concurrent_first_use_agrees(tmp_path: Path) -> None:
     assert len(set(results)) == 1 and len(results) == 8
 
 
+def test_accounts_lists_those_with_key_and_record(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    assert ks.accounts() == []
+    key_a = ks.account_key(DIR, "a@example.com")
+    key_b = ks.account_key("https://other/dir", "")
+    ks.save_account_url(DIR, "a@example.com", "https://ca.example/acct/1")
+    ks.account_paths(DIR, "gone@example.com")[1].write_text('{"directory": "x"}')  # no key
+    found = {a.id: a for a in ks.accounts()}
+    a_id, b_id = ks.account_id(DIR, "a@example.com"), ks.account_id("https://other/dir", "")
+    assert sorted(found) == sorted([a_id, b_id])
+    assert (found[a_id].key_pem, found[a_id].record.account_url) == (
+        key_a, "https://ca.example/acct/1")
+    assert (found[b_id].key_pem, found[b_id].record.email) == (key_b, "")
+    assert ks.load_account_key(DIR, "a@example.com") == key_a
+    assert ks.load_account_key(DIR, "nobody@example.com") is None
+    ks.account_paths(DIR, "a@example.com")[1].write_text("[1]")
+    with pytest.raises(KeystoreError, match="not a valid account record"):
+        ks.accounts()
+
+
+def test_set_account_aside(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    key = ks.account_key(DIR, "a@example.com")
+    now = datetime.datetime(2026, 11, 3, 4, 5, 6, tzinfo=datetime.UTC)
+    aside = ks.set_account_aside(DIR, "a@example.com", now)
+    ident = ks.account_id(DIR, "a@example.com")
+    assert aside.name == f"{ident}.deactivated-20261103T040506Z.key.pem.old"
+    assert aside.read_bytes() == key and mode(aside) == 0o600
+    assert aside.with_name(f"{ident}.deactivated-20261103T040506Z.json.old").exists()
+    assert ks.accounts() == [] and ks.load_account(DIR, "a@example.com") is None
+    assert ks.account_key(DIR, "a@example.com") != key  # the next apply: a new account
+
+
+def test_staged_account_key_commit_and_discard(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    old = ks.account_key(DIR, "a@example.com")
+    new = crypto.key_to_pem(crypto.generate_key("ec-256"))
+    staged = ks.staged_account_key(DIR, "a@example.com")
+    ks.stage_account_key(DIR, "a@example.com", new)
+    assert staged.read_bytes() == new and mode(staged) == 0o600
+    with pytest.raises(KeystoreError, match="cut short"):
+        ks.stage_account_key(DIR, "a@example.com", old)
+    assert staged.read_bytes() == new  # the first staged key is kept: the CA may have it
+    assert ks.load_account_key(DIR, "a@example.com") == old
+    ks.discard_staged_account_key(DIR, "a@example.com")
+    assert not staged.exists()
+    ks.stage_account_key(DIR, "a@example.com", new)
+    ks.commit_staged_account_key(DIR, "a@example.com")
+    assert ks.load_account_key(DIR, "a@example.com") == new and not staged.exists()
+    assert [a.key_pem for a in ks.accounts()] == [new]
+
+
 def test_store_current_rotates_to_previous(tmp_path: Path) -> None:
     ks = Keystore(tmp_path / "ks")
     assert ks.load_current("web") is None
     first, second = pair(), pair()
     ks.store_current("web", *first)
     assert ks.load_current("web") == first
-    assert ks.load_previous("web") is None
+    assert previous(ks, "web") is None
     key_file = ks.cert_dir("web") / "current" / "key.pem"
     assert mode(key_file) == 0o600 and mode(ks.cert_dir("web")) == 0o700
     ks.store_current("web", *second)
     assert ks.load_current("web") == second
-    assert ks.load_previous("web") == first
+    assert previous(ks, "web") == first
     ks.store_current("web", *second)  # same again: no rotation
-    assert ks.load_previous("web") == first
+    assert previous(ks, "web") == first
     third = pair()
     ks.store_current("web", *third)
-    assert ks.load_previous("web") == second
+    assert previous(ks, "web") == second
     assert mode(ks.cert_dir("web") / "previous" / "key.pem") == 0o600
 
 
-def test_pending_round_trip_and_promote(tmp_path: Path) -> None:
+def test_pending_key_round_trip_and_clear(tmp_path: Path) -> None:
+    """Only the open order's private key is kept here; the order is in state."""
     ks = Keystore(tmp_path / "ks")
-    old = pair()
-    ks.store_current("web", *old)
-    key = crypto.generate_key("ec-384")
-    key_pem = crypto.key_to_pem(key)
-    csr = crypto.make_csr(key, ["a.example.com"])
-    assert ks.load_pending("web") is None
-    ks.store_pending("web", order_url="https://ca/order/1", csr_pem=csr, directory=DIR,
-                     key_pem=key_pem)
+    key_pem = crypto.key_to_pem(crypto.generate_key("ec-384"))
+    assert ks.load_pending_key("web") is None
+    ks.store_pending_key("web", key_pem)
     assert mode(ks.cert_dir("web") / "pending.key.pem") == 0o600
-    assert b"PRIVATE" not in (ks.cert_dir("web") / "pending.json").read_bytes()
-    pending = ks.load_pending("web")
-    assert pending is not None
-    assert (pending.order_url, pending.csr_pem, pending.directory, pending.key_pem) == (
-        "https://ca/order/1", csr, DIR, key_pem)
-    chain = issue(key, ["a.example.com"])
-    ks.promote_pending("web", chain)
-    assert ks.load_current("web") == (key_pem, chain)
-    assert ks.load_previous("web") == old
-    assert ks.load_pending("web") is None
-    with pytest.raises(KeystoreError, match="no pending order"):
-        ks.promote_pending("web", chain)
+    assert ks.load_pending_key("web") == key_pem
+    assert sorted(p.name for p in ks.cert_dir("web").iterdir()) == ["pending.key.pem"]
+    ks.clear_pending("web")
+    assert ks.load_pending_key("web") is None
+
+
+def test_clear_pending_removes_a_pending_json_of_certplan_0_1(tmp_path: Path) -> None:
+    ks = Keystore(tmp_path / "ks")
+    ks.store_pending_key("web", crypto.key_to_pem(crypto.generate_key("ec-256")))
+    legacy = ks.cert_dir("web") / "pending.json"
+    legacy.write_text('{"order_url": "https://ca/order/1", "csr_pem": "...", '
+                      '"directory": "https://ca/dir", "created": "2026-01-01T00:00:00+00:00"}')
+    ks.clear_pending("web")
+    assert list(ks.cert_dir("web").iterdir()) == []
 
 
 def test_crash_between_rotation_steps_recovers(tmp_path: Path) -> None:
@@ -125,7 +183,7 @@ def test_crash_between_rotation_steps_recovers(tmp_path: Path) -> None:
     (base / "next" / "fullchain.pem").write_bytes(second[1])
     os.rename(base / "current", base / "previous")
     assert ks.load_current("web") == second
-    assert ks.load_previous("web") == first
+    assert previous(ks, "web") == first
 
 
 def test_clear_pending_missing_is_fine(tmp_path: Path) -> None:

@@ -16,16 +16,14 @@ from certplan.core.plan import (
     Observations,
     Plan,
     make_plan,
-    spec_digest,
 )
 from certplan.core.policy import ari_pick
 from certplan.installers.files import FilesTarget
 from certplan.model.installed import Observed, fingerprint_of
 from certplan.model.observed import AriWindow
 from certplan.model.presets import PRESETS
-from certplan.model.project import Desired
+from certplan.model.project import Desired, ResolvedSpec
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, Revocation
-from certplan.model.spec import CertSpec
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 LE = PRESETS["letsencrypt"].directory
@@ -46,7 +44,7 @@ def desired(name: str = "www", domains: Sequence[str] = DOMAINS, *, key: str = "
             ca: Sequence[str] = ("letsencrypt",), directories: Sequence[str] | None = None,
             install: Sequence[FilesTarget] = (), **spec: Any) -> Desired:
     """A spec with its defaults already resolved, as load_project returns it."""
-    cert = CertSpec.model_validate({
+    cert = ResolvedSpec.model_validate({
         "name": name, "domains": list(domains), "ca": list(ca), "key": key,
         "challenge": {"type": "http-01", "webroot": "/srv/www"},
         "install": list(install), **spec,
@@ -75,7 +73,7 @@ def record(d: Desired, *, not_before: datetime = NOW - 30 * DAY, lifetime: timed
     base: dict[str, Any] = {
         "name": spec.name, "domains": list(spec.domains), "key_type": spec.key,
         "ca": (spec.ca or ["letsencrypt"])[0], "ca_directory": d.directories[0],
-        "profile": spec.profile, "spec_digest": spec_digest(spec, d.directories[0]),
+        "profile": spec.profile,
         "created_at": NOW - 60 * DAY, "certificate": facts,
         "installs": [installed(t) for t in spec.install],
     }

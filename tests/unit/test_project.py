@@ -9,11 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from certplan.installers import FilesTarget
 from certplan.load import load_project
 from certplan.model.errors import InputError
 from certplan.model.presets import PRESETS
+from certplan.model.project import ResolvedSpec
 
 CONFIG = """\
 [defaults]
@@ -92,6 +94,23 @@ def test_default_renew_before_days_and_key(tmp_path: Path) -> None:
                             'renew_before_days = 15')
     www = load_project(write_project(tmp_path, config=config)).by_name()["www"].spec
     assert (www.key, www.renew_before_days) == ("ec-384", 15)
+
+
+def test_a_resolved_spec_equals_the_spec_with_its_defaults_written_out(tmp_path: Path) -> None:
+    """The loader fills [defaults] in without validating again; the result must be
+    what validating the spec with those values written out gives."""
+    config = CONFIG.replace('agree_tos = true', 'agree_tos = true\nkey = "ec-384"\n'
+                            'renew_before_days = 15')
+    www = load_project(write_project(tmp_path, config=config)).by_name()["www"].spec
+    assert isinstance(www, ResolvedSpec)
+    written_out = ResolvedSpec.model_validate(
+        www.model_dump(exclude={"ca", "key", "renew_before_days", "install"})
+        | {"ca": ["letsencrypt"], "key": "ec-384", "renew_before_days": 15,
+           "install": list(www.install)})  # install tables: each its installer's model
+    assert www == written_out
+    assert www.model_dump() == written_out.model_dump()
+    with pytest.raises(ValidationError):  # a resolved spec always has its CAs and key
+        ResolvedSpec.model_validate(www.model_dump(exclude={"key"}))
 
 
 def test_idna_normalised_to_a_labels(tmp_path: Path) -> None:

@@ -109,11 +109,11 @@ def test_corrupt_meta_stops_a_write_before_anything_is_written(tmp_path: Path) -
 def test_field_problems_name_the_field(tmp_path: Path) -> None:
     data = json.loads(full_record().model_dump_json())
     data["installs"][0]["parts"] = "nope"
-    del data["spec_digest"]
+    del data["ca_directory"]
     data["colour"] = "blue"
     (tmp_path / "www.json").write_text(json.dumps(data))
     shown = {(p.path, p.message) for p in load_state(tmp_path).problems}
-    assert ("spec_digest", "field required") in shown
+    assert ("ca_directory", "field required") in shown
     assert ("installs[0].parts", "input should be a valid dictionary") in shown
     assert ("colour", "extra inputs are not permitted") in shown
 
