@@ -36,7 +36,7 @@ unit: venv
 
 lint: venv
 	$(BIN)/ruff check certplan tests bench
-	$(BIN)/mypy
+	$(BIN)/mypy  # strict (pyproject.toml)
 
 demo: venv deps
 	$(BIN)/python -m bench.demo

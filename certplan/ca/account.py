@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-import josepy as jose
 import requests
 from acme import client as acme_client
 from acme import jws as acme_jws
 from acme import messages
+from josepy.jwk import JWK
 
 from certplan import __version__
 from certplan.ca.network import AccountKey, RetryingNetwork, jwk_and_alg, translated_errors
@@ -54,7 +54,7 @@ class AcmeAccount:
         self._acme = acme_client.ClientV2(directory, net)
         if net.key is None:
             raise ValueError("an ACME session needs a network holding the account key")
-        self._jwk: jose.JWK = net.key
+        self._jwk: JWK = net.key
         self._sleep = sleep
         self._clock = clock
 

@@ -14,28 +14,31 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import josepy as jose
 import requests
 from acme import client as acme_client
 from acme import errors as acme_errors
 from acme import messages
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy.errors import DeserializationError
+from josepy.interfaces import JSONDeSerializable
+from josepy.jwa import ES256, ES384, RS256, JWASignature
+from josepy.jwk import JWK, JWKEC, JWKRSA
 
 from certplan.model.errors import AcmeError
 
 AccountKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
-def jwk_and_alg(key: AccountKey) -> tuple[jose.JWK, jose.JWASignature]:
+def jwk_and_alg(key: AccountKey) -> tuple[JWK, JWASignature]:
     """The JWK and JWS algorithm for an account key (ES256, ES384 or RS256)."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        algs = {"secp256r1": jose.ES256, "secp384r1": jose.ES384}
+        algs = {"secp256r1": ES256, "secp384r1": ES384}
         if key.curve.name not in algs:
             raise AcmeError(f"unsupported account key curve {key.curve.name} "
                             "(use EC P-256, EC P-384 or RSA)")
-        return jose.JWKEC(key=key), algs[key.curve.name]
+        return JWKEC(key=key), algs[key.curve.name]
     if isinstance(key, rsa.RSAPrivateKey):
-        return jose.JWKRSA(key=key), jose.RS256
+        return JWKRSA(key=key), RS256
     raise AcmeError(f"unsupported account key type {type(key).__name__} "
                     "(use EC P-256, EC P-384 or RSA)")
 
@@ -43,8 +46,10 @@ def jwk_and_alg(key: AccountKey) -> tuple[jose.JWK, jose.JWASignature]:
 class RetryingNetwork(acme_client.ClientNetwork):
     """ClientNetwork that retries badNonce per POST and keeps error nonces."""
 
-    def __init__(self, key: jose.JWK, alg: jose.JWASignature, *, verify: str | bool,
+    def __init__(self, key: JWK, alg: JWASignature, *, verify: str | bool,
                  user_agent: str, timeout: float, nonce_retries: int) -> None:
+        # the library annotates verify_ssl as bool and timeout as int, but hands both to
+        # requests unchanged, which takes a CA bundle path and a float
         super().__init__(key, alg=alg, verify_ssl=verify,  # type: ignore[arg-type]
                          user_agent=user_agent, timeout=timeout)  # type: ignore[arg-type]
         self.nonce_retries = max(1, nonce_retries)
@@ -74,7 +79,7 @@ class RetryingNetwork(acme_client.ClientNetwork):
                 response = self._check_response(self.head(new_nonce_url), content_type=None)
             self._add_nonce(response)
 
-    def _post_once(self, url: str, obj: jose.JSONDeSerializable,
+    def _post_once(self, url: str, obj: JSONDeSerializable,
                    content_type: str = acme_client.ClientNetwork.JOSE_CONTENT_TYPE,
                    **kwargs: Any) -> requests.Response:
         new_nonce_url = kwargs.pop("new_nonce_url", None)
@@ -92,7 +97,7 @@ class RetryingNetwork(acme_client.ClientNetwork):
         # The library turns every 409 into a bare ConflictError and loses the
         # problem document (RFC 9773 answers alreadyReplaced with 409).
         if response.status_code == 409:
-            with contextlib.suppress(ValueError, jose.DeserializationError):
+            with contextlib.suppress(ValueError, DeserializationError):
                 raise messages.Error.from_json(response.json())
         return super()._check_response(response, content_type=content_type)
 
@@ -144,6 +149,6 @@ def translated_errors(directory_url: str, action: str) -> Iterator[None]:
             from error
     except requests.exceptions.RequestException as error:
         raise AcmeError(f"CA {directory_url}: {action} failed: {error}") from error
-    except (ValueError, KeyError, jose.DeserializationError) as error:
+    except (ValueError, KeyError, DeserializationError) as error:
         raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: {error}") \
             from error

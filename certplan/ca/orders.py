@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-import josepy as jose
 from acme import messages
+from josepy import json_util
 
 from certplan.ca.network import problem_text
 from certplan.model.challenge import Challenge
@@ -16,7 +16,7 @@ from certplan.model.errors import AcmeError
 class NewOrderWithReplaces(messages.NewOrder):
     """newOrder payload with RFC 9773 `replaces` (the library has no such field)."""
 
-    replaces: str | None = jose.field("replaces", omitempty=True)
+    replaces: str | None = json_util.field("replaces", omitempty=True)
 
 
 class ReplacesRejected(AcmeError):

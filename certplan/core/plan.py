@@ -234,7 +234,10 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
               replace_all: bool = False, targets: Collection[str] | None = None) -> Plan:
     """Compare what is wanted with what was done; explain every change."""
     wanted = {d.spec.name for d in desired}
-    chosen = (lambda n: n in targets) if targets else (lambda n: True)
+
+    def chosen(name: str) -> bool:
+        return not targets or name in targets
+
     changes: list[Change] = []
     warnings: list[str] = []
     for d in desired:

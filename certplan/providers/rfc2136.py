@@ -153,6 +153,7 @@ class Rfc2136Provider(Provider):
         import dns.rcode
 
         where = f"{action} TXT {fqdn} in zone {zone} at {self.config.server}"
+        # to_text is annotated for the Rcode enum; it takes any int rcode (unknown ones too)
         text = dns.rcode.to_text(rcode)  # type: ignore[arg-type]
         if rcode == dns.rcode.REFUSED:
             return (f"{where}: REFUSED (key {self.config.tsig_name!r} is not allowed to "

@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from certplan.model.challenge import Challenge
 from certplan.model.errors import CertplanError
 from certplan.model.registry import Registry
 from certplan.model.spec import ChallengeRule
-from certplan.validators.base import Challenge, Validator
+from certplan.validators.base import Validator
 from certplan.validators.http01 import StandaloneValidator, WebrootValidator
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from certplan.model.challenge import Challenge
 from certplan.model.dns import DnsSettings
-from certplan.model.errors import ChallengeError, ProviderError
+from certplan.model.errors import ChallengeError, PropagationError, ProviderError
 from certplan.validators.dns01 import names, propagation
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class Dns01Validator:
                                      self.interval, self.clock, self.sleep)
         except propagation.PropagationTimeout as exc:
             raise ChallengeError(self._failures(challenges, exc.pending)) from exc
-        except propagation.PropagationError as exc:
+        except PropagationError as exc:
             raise ChallengeError({c.domain: str(exc) for c in challenges}) from exc
 
     def _failures(self, challenges: list[Challenge],
