@@ -16,12 +16,15 @@ from certplan.model.gcpause import gc_paused
 from certplan.model.presets import PRESETS
 from certplan.model.project import CONFIG_FILE, Desired, Project, ResolvedSpec
 from certplan.model.spec import DEFAULT_INSTALLER, CertSpec, InstallTarget
+from certplan.model.text import control_problems
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
+        if path.exists() and not path.is_file():  # a FIFO would hang, a device never end
+            return None, [Problem(shown, "", "not a regular file")]
         with path.open("rb") as fh:
             return tomllib.load(fh), []
     except FileNotFoundError:
@@ -30,6 +33,8 @@ def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Probl
         return None, [Problem(shown, "", f"invalid TOML: {exc}")]
     except UnicodeDecodeError:
         return None, [Problem(shown, "", "not UTF-8 text")]
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        return None, [Problem(shown, "", "nesting too deep")]
     except OSError as exc:
         return None, [Problem(shown, "", f"cannot read: {exc.strerror}")]
 
@@ -103,6 +108,10 @@ def _parse_spec(entry: Any, shown: str, where: str, problems: list[Problem]) -> 
     """A [[certificate]] table; each of its install tables is validated by the model
     of the installer its `type` names (CertSpec knows only what they share)."""
     raw = entry.get("install") if isinstance(entry, dict) else None
+    bad = [Problem(shown, field, message) for field, message in control_problems(entry, where)]
+    if bad:
+        problems += bad
+        return None
     if not isinstance(raw, list):  # absent, or not a list: CertSpec reports it
         return _validate(CertSpec, entry, shown, where, problems)
     target_problems: list[Problem] = []

@@ -71,6 +71,8 @@ def plan(
             save_plan(out, the_plan, state, project)
     except CertplanError as exc:
         report(exc)
+    except OSError as exc:  # --out in a missing or unwritable folder, disk full, ...
+        fail(f"--out {out}: cannot write the plan: {exc.strerror or exc}")
     typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
     if out is not None:
         typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",

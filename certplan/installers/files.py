@@ -35,6 +35,7 @@ from certplan.model.hostport import parse_hostport
 from certplan.model.installed import Installed, Material, Observed
 from certplan.model.records import InstallRecord
 from certplan.model.spec import InstallTarget
+from certplan.model.text import bad_character
 from certplan.store.atomic import atomic_write, fsync_dir
 
 VERIFY_TIMEOUT = 10.0  # seconds for the server to present the new certificate
@@ -88,6 +89,13 @@ class FilesTarget(InstallTarget):
     def _verify(cls, value: str | None) -> str | None:
         if value is not None:
             parse_hostport(value)
+        return value
+
+    @field_validator(*KINDS, "owner", "group", "check", "reload", "verify_name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and (bad := bad_character(value)) is not None:
+            raise ValueError(f"{value!r}: {bad}")
         return value
 
     @model_validator(mode="after")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from certplan.model.hostport import is_ip_address
+from certplan.model.text import bad_character
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")  # whole label: fullmatch
 # The common case, checked in one step: lower-case LDH labels, a top-level label that
 # starts with a letter (so neither numeric nor an IP address). Anything else, and any
 # xn-- label, takes the full path below.
@@ -21,6 +22,8 @@ def normalise_domain(name: str) -> str:
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError("empty domain name")
+    if (bad := bad_character(name, formatting=False)) is not None:
+        raise ValueError(f"{name!r}: {bad}")
     raw = name.strip().rstrip(".")
     if raw.isascii() and "xn--" not in (low := raw.lower()) and _PLAIN.fullmatch(low) \
             and len(low) - (2 if low.startswith("*.") else 0) <= 253:
@@ -44,7 +47,7 @@ def _normalise_full(name: str) -> str:
         raise ValueError(f"{name!r}: needs at least two labels (e.g. example.com)")
     ascii_labels = [_to_alabel(label, name) for label in labels]
     for label in ascii_labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ValueError(f"{name!r}: invalid label {label!r}")
     result = ".".join(ascii_labels)
     if len(result) > 253:

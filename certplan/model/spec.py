@@ -24,9 +24,10 @@ from pydantic import (
 from certplan.model.base import InputModel
 from certplan.model.domains import normalise_domain
 from certplan.model.hostport import HostPort, parse_hostport
+from certplan.model.text import bad_character
 
 KeyType = Literal["ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096"]
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # whole name: fullmatch
 
 
 
@@ -40,6 +41,13 @@ class ChallengeRule(InputModel):
     self_check: bool = True
     provider: str | None = None
     alias: str | None = None
+
+    @field_validator("webroot")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and (bad := bad_character(value)) is not None:
+            raise ValueError(f"{value!r}: {bad}")
+        return value
 
     @model_validator(mode="after")
     def _shape(self) -> ChallengeRule:
@@ -190,7 +198,7 @@ class CertSpec(InputModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_RE.match(value):
+        if not NAME_RE.fullmatch(value):
             raise ValueError(
                 f"{value!r}: use lower-case letters, digits, '.', '_' and '-' "
                 "(at most 64, starting with a letter or digit)"

@@ -163,6 +163,27 @@ CASES = [
     Case("idna-junk-u-label", {A: cert(domains='["zero\\u200djoiner.example.com"]')},
          [f"{A}: certificate[0].domains: 'zero\\u200djoiner.example.com': not a valid "
           "internationalised name"]),
+    # ---- hostile text (issue 9, case 11): control characters anywhere
+    Case("name-trailing-newline", {A: cert(name="www\\n")},
+         [f"{A}: certificate[0].name: control character U+000A at position 3"]),
+    Case("domain-embedded-newline", {A: cert(domains='["web\\n.example.com"]')},
+         [f"{A}: certificate[0].domains[0]: control character U+000A at position 3"]),
+    Case("install-path-nul", {A: cert(install='key_file = "/tmp/k\\u0000x"')},
+         [f"{A}: certificate[0].install[0].key_file: control character U+0000 at position 6"]),
+    Case("command-escape-sequence", {A: cert(install='cert_file = "/tmp/c"\n'
+                                               'reload = "true \\u001b[2J"')},
+         [f"{A}: certificate[0].install[0].reload: control character U+001B at position 5"]),
+    Case("webroot-tab", {A: cert(challenge='type = "http-01"\nwebroot = "/srv\\twww"')},
+         [f"{A}: certificate[0].challenge.webroot: control character U+0009 at position 4"]),
+    Case("install-path-bidi-override", {A: cert(install='cert_file = "/tmp/\\u202egp.crt"')},
+         [f"{A}: certificate[0].install[0].cert_file: '/tmp/\\u202egp.crt': invisible "
+          "formatting character U+202E"]),
+    # ---- hostile shapes (issue 9, case 12)
+    Case("nesting-too-deep-spec", {A: "x = " + "[" * 5000 + "]" * 5000 + "\n"},
+         [f"{A}: nesting too deep"]),
+    Case("nesting-too-deep-config", {C: "x = " + "[" * 5000 + "]" * 5000 + "\n"},
+         [f"{C}: nesting too deep"]),
+    Case("spec-is-a-folder", {"specs/d.toml/": ""}, ["specs/d.toml: not a regular file"]),
     Case("idna-junk-a-label", {A: cert(domains='["xn--zz.example.com"]')},
          [f"{A}: certificate[0].domains: 'xn--zz.example.com': 'xn--zz' is not a valid A-label"]),
     Case("duplicate-domain", {A: cert(domains='["example.com", "EXAMPLE.com."]')},
@@ -267,6 +288,8 @@ def make_case(root: Path, case: Case) -> Path:
             shutil.rmtree(path)  # deleted, or replaced by a file
         if content is None:
             path.unlink(missing_ok=True)
+        elif rel.endswith("/"):  # a folder where a file belongs
+            path.mkdir(parents=True)
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
