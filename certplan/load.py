@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -146,11 +148,16 @@ def shown_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
-                 problems: list[Problem], check_names: bool = True) -> None:
+def _cross_check(project: Project, located: list[tuple[CertSpec, str, int]],
+                 problems: list[Problem], check_names: bool = True) -> dict[str, Writes]:
+    """Problems across specs (names, CAs, providers, install places); and what
+    each certificate's targets write, and warn about, for the plan."""
+    config = project.config
     seen: dict[str, str] = {}
-    places: dict[tuple[str, str], str] = {}  # (installer, place) -> who writes it
+    places: dict[tuple[str, str], tuple[str, str, str]] = {}  # -> (file, field, name)
     installers: dict[str, Installer[Any]] = {}
+    own = _own_folders(project)
+    writes: dict[str, Writes] = {}
     cas = known_cas(config)
     for spec, shown, i in located:
         where = f"certificate[{i}]"
@@ -172,23 +179,57 @@ def _cross_check(config: Config, located: list[tuple[CertSpec, str, int]],
                     shown, f"{where}.{path}.provider",
                     f"unknown provider {rule.provider!r}: declare [providers.{rule.provider}] "
                     f"in {CONFIG_FILE} (known: {known})"))
+        mine = writes.setdefault(spec.name, Writes())
         for t, target in enumerate(spec.install):
             installer = installers.get(target.type)
             if installer is None:
                 installer = installers[target.type] = INSTALLERS.get(target.type)()
-            for field, place in installer.locations(target).items():
-                owner = f"{spec.name}.install[{t}].{field}"
+            mine.notes += [f"install[{t}] of {spec.name}: {w}" for w in installer.warnings(target)]
+            for kind, place in installer.locations(target, project.root).items():
+                here = f"{where}.install[{t}].{kind}"
+                mine.paths.append((t, place))
+                problems += [Problem(shown, here, f"{place} is inside {what}: certplan's own "
+                                                  "files; install it elsewhere")
+                             for what, folder in own if _inside(place, folder)]
                 if (target.type, place) in places:
-                    problems.append(Problem(shown, f"{where}.install[{t}].{field}",
-                                            f"{place} is also written by "
-                                            f"{places[target.type, place]}"))
-                places.setdefault((target.type, place), owner)
+                    file, other, name = places[target.type, place]
+                    problems.append(Problem(shown, here, f"{place} is also written by "
+                                                         f"{file}: {other} ({name})"))
+                places.setdefault((target.type, place), (shown, here, spec.name))
+    return writes
 
 
-def _resolve(spec: CertSpec, config: Config, shown: str) -> Desired:
+@dataclass
+class Writes:
+    """What one certificate's install targets write and what the plan warns about."""
+
+    paths: list[tuple[int, str]] = field(default_factory=list)  # (target index, place)
+    notes: list[str] = field(default_factory=list)
+
+
+def _own_folders(project: Project) -> list[tuple[str, str]]:
+    """(what, canonical path) of the folders and file that are certplan's own."""
+    paths = project.config.paths
+    return [(f"the {what} folder ({paths_field} = {value!r})",
+             os.path.realpath(project.path(value)))
+            for what, paths_field, value in (("specs", "paths.specs", paths.specs),
+                                             ("state", "paths.state", paths.state),
+                                             ("keystore", "paths.keystore", paths.keystore))
+            ] + [(CONFIG_FILE, os.path.realpath(project.root / CONFIG_FILE))]
+
+
+def _inside(place: str, folder: str) -> bool:
+    """Whether a place (a path when absolute) is `folder` or lies below it."""
+    return place.startswith("/") and (place == folder or place.startswith(folder.rstrip("/") + "/"))
+
+
+def _resolve(spec: CertSpec, config: Config, shown: str, writes: Writes | None) -> Desired:
     resolved = ResolvedSpec.resolve(spec, config.defaults)
     dirs = tuple(ca_directory(config, ca) or "" for ca in resolved.ca)
-    return Desired(spec=resolved, directories=dirs, file=shown)
+    if writes is None:
+        return Desired(spec=resolved, directories=dirs, file=shown)
+    return Desired(spec=resolved, directories=dirs, file=shown, writes=tuple(writes.paths),
+                   notes=tuple(writes.notes))
 
 
 def load_project(root: Path) -> Project:
@@ -223,10 +264,10 @@ def _load_project(root: Path) -> Project:
                 located += [(s, shown, i) for i, s in enumerate(specs)]
             else:
                 located += _locate_valid(path, shown, specs)
-    _cross_check(config, located, problems, check_names=config_ok)
+    writes = _cross_check(project, located, problems, check_names=config_ok)
     if problems:
         raise InputError(problems)
-    project.desired = [_resolve(s, config, shown) for s, shown, _ in located]
+    project.desired = [_resolve(s, config, shown, writes.get(s.name)) for s, shown, _ in located]
     return project
 
 

@@ -10,6 +10,7 @@ line below and one fixture for tests/contract/test_installer.py.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from certplan.installers.files import FilesInstaller
@@ -25,9 +26,18 @@ class Installer(Protocol[T]):
     name: ClassVar[str]
     target_model: ClassVar[type[InstallTarget]]  # validates its [[certificate.install]] tables
 
-    def locations(self, target: T) -> dict[str, str]:
-        """Field name -> the place it makes the target write (a path, ...): two
-        targets writing one place are refused when the specs are loaded."""
+    def locations(self, target: T, root: Path) -> dict[str, str]:
+        """Field name -> the place it makes the target write, in the one form two
+        places are compared in (relative to `root`, the project folder, where
+        relative). A file-system path is absolute, normalised, with its folder's
+        symlinks resolved where they exist: two places of one installer that are
+        equal are refused when the specs are loaded, and so is a path inside
+        certplan's own folders (specs, state, keystore)."""
+        ...
+
+    def warnings(self, target: T) -> list[str]:
+        """What the plan should say about this target whenever it writes it (a
+        private key that others can read, ...), phrased after "install[N] of NAME: "."""
         ...
 
     def observe(self, target: T) -> Observed:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from certplan.installers.commands import run_command
 from certplan.model.errors import InstallError
@@ -44,6 +44,23 @@ KINDS = ("key_file", "cert_file", "chain_file", "fullchain_file", "bundle_file")
 # the fields (in this order) whose reprs the previous version hashed into its digest
 _PREVIOUS_DIGEST_FIELDS = KINDS + ("key_mode", "cert_mode", "owner", "group", "check",
                                    "reload", "verify", "verify_name", "timeout")
+
+
+def canonical_path(path: str, root: Path) -> str:
+    """`path` (relative: to `root`) as absolute, normalised ("a/./b", "a/../b",
+    "b/" -> ".../b"), with the symlinks of its folder resolved as far as they exist
+    now, so that two spellings of one file compare equal. The last component is
+    kept as it is: what sits there is the installer's business when it writes."""
+    full = os.path.normpath(os.path.join(os.path.abspath(root), os.path.expanduser(path)))
+    folder, name = os.path.split(full)
+    return os.path.join(os.path.realpath(folder), name)
+
+
+def shared_with(mode: str) -> str | None:
+    """"group", "others" or "group and others" that `mode` lets read a file; None."""
+    bits = int(mode, 8)
+    who = [w for w, bit in (("group", 0o040), ("others", 0o004)) if bits & bit]
+    return " and ".join(who) or None
 
 
 def _check_mode(value: str) -> str:
@@ -64,6 +81,9 @@ class FilesTarget(InstallTarget):
     chain_file: str | None = None
     fullchain_file: str | None = None
     bundle_file: str | None = None  # key + fullchain in one file (haproxy)
+    # a key_mode that lets group or others read the key must be asked for here
+    # (declared before key_mode, which is checked against it)
+    allow_shared_key: bool = False
     key_mode: Annotated[str, Field(validate_default=True)] = "0600"
     cert_mode: Annotated[str, Field(validate_default=True)] = "0644"
     owner: str | None = None
@@ -84,6 +104,16 @@ class FilesTarget(InstallTarget):
         classmethod(lambda cls, v: _check_mode(v))
     )
 
+    @field_validator("key_mode")
+    @classmethod
+    def _key_not_shared(cls, value: str, info: ValidationInfo) -> str:
+        holds_key = any(info.data.get(k) for k in ("key_file", "bundle_file"))
+        who = shared_with(value)
+        if holds_key and who and not info.data.get("allow_shared_key"):
+            raise ValueError(f'"{value}" lets {who} read the private key; if that is '
+                             "intended, set allow_shared_key = true on this install target")
+        return value
+
     @field_validator("verify")
     @classmethod
     def _verify(cls, value: str | None) -> str | None:
@@ -100,6 +130,9 @@ class FilesTarget(InstallTarget):
 
     @model_validator(mode="after")
     def _some_file(self) -> FilesTarget:
+        for kind, path in self.files().items():
+            if path.endswith("/") or os.path.basename(os.path.normpath(path)) in ("", ".", ".."):
+                raise ValueError(f"{kind} = {path!r} names a folder, not a file")
         paths = list(self.files().values())
         for path in paths:
             if paths.count(path) > 1:
@@ -111,6 +144,9 @@ class FilesTarget(InstallTarget):
                 "fullchain_file, bundle_file"
             )
         return self
+
+    def holds_key(self) -> bool:
+        return self.key_file is not None or self.bundle_file is not None
 
     def files(self) -> dict[str, str]:
         """kind -> path, for the kinds this target writes, in a fixed order."""
@@ -224,8 +260,12 @@ class FilesInstaller:
     name: ClassVar[str] = "files"
     target_model: ClassVar[type[InstallTarget]] = FilesTarget
 
-    def locations(self, target: FilesTarget) -> dict[str, str]:
-        return target.files()
+    def locations(self, target: FilesTarget, root: Path) -> dict[str, str]:
+        return {kind: canonical_path(path, root) for kind, path in target.files().items()}
+
+    def warnings(self, target: FilesTarget) -> list[str]:
+        return [f"key readable by {who} ({target.key_mode})"
+                for who in [shared_with(target.key_mode)] if who and target.holds_key()]
 
     def observe(self, target: FilesTarget) -> Observed:
         return Observed.of(file_hashes(target.files().values()))

@@ -36,6 +36,9 @@ class Desired:
     spec: ResolvedSpec
     directories: tuple[str, ...]
     file: str
+    # (install target index, place it writes), as its installer names the place
+    writes: tuple[tuple[int, str], ...] = ()
+    notes: tuple[str, ...] = ()  # what the plan warns about whenever the targets are written
 
 
 @dataclass

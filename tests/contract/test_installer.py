@@ -47,7 +47,7 @@ def files_setup(tmp: Path) -> Setup:
         key_file=str(tmp / "private" / "site.key"), cert_file=str(tmp / "certs" / "site.crt"),
         chain_file=str(tmp / "certs" / "chain.pem"),
         fullchain_file=str(tmp / "certs" / "fullchain.pem"),
-        bundle_file=str(tmp / "private" / "bundle.pem"), key_mode="0640",
+        bundle_file=str(tmp / "private" / "bundle.pem"), key_mode="0640", allow_shared_key=True,
         check=f"echo check >> {log}", reload=f"echo reload >> {log}")
     paths = [Path(p) for p in target.files().values()]
 
@@ -107,7 +107,9 @@ def test_declares_its_name_and_target_model(setup: Setup) -> None:
     assert target.same_definition(target.digest())
     assert not target.same_definition(setup.failing.digest())
     fields = set(installer.target_model.model_fields)
-    assert installer.locations(target) and set(installer.locations(target)) <= fields
+    places = installer.locations(target, Path.cwd())
+    assert places and set(places) <= fields
+    assert isinstance(installer.warnings(target), list)
 
 
 def test_observe_before_install_is_absent(setup: Setup) -> None:

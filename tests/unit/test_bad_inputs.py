@@ -260,7 +260,26 @@ CASES = [
           "specs/b.toml": cert(name="b", domains='["b.example.com"]',
                                install='bundle_file = "/etc/ssl/k.pem"')},
          ["specs/b.toml: certificate[0].install[0].bundle_file: /etc/ssl/k.pem is also "
-          "written by www.install[0].key_file"]),
+          f"written by {A}: certificate[0].install[0].key_file (www)"]),
+    # ---- install paths (issue 9, cases 3 and 4)
+    Case("same-install-file-other-spelling",
+         {A: cert(install='key_file = "/etc/ssl/k.pem"'),
+          "specs/b.toml": cert(name="b", domains='["b.example.com"]',
+                               install='cert_file = "/etc/ssl/./x/../k.pem"')},
+         ["specs/b.toml: certificate[0].install[0].cert_file: /etc/ssl/k.pem is also "
+          f"written by {A}: certificate[0].install[0].key_file (www)"]),
+    Case("two-kinds-one-file-other-spelling",
+         {A: cert(install='key_file = "/etc/ssl/k.pem"\ncert_file = "//etc/ssl/k.pem"')},
+         [f"{A}: certificate[0].install[0].cert_file: /etc/ssl/k.pem is also written by "
+          f"{A}: certificate[0].install[0].key_file (www)"]),
+    Case("install-path-is-a-folder", {A: cert(install='cert_file = "/etc/ssl/"')},
+         [f"{A}: certificate[0].install[0]: cert_file = '/etc/ssl/' names a folder"]),
+    Case("install-into-state", {A: cert(install='key_file = "state/api-backup.key"')},
+         [f"{A}: certificate[0].install[0].key_file: "]),
+    Case("key-mode-shared", {A: cert(install='key_file = "/etc/ssl/k.pem"\nkey_mode = "0640"')},
+         [f'{A}: certificate[0].install[0].key_mode: "0640" lets group read the private key; '
+          "if that is intended, set allow_shared_key = true"]),
+
     # ---- state
     Case("corrupt-state-json", {"state/www.json": '{"name": "www",'},
          ["state/www.json: not valid JSON: "]),

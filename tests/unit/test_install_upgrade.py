@@ -32,7 +32,8 @@ from tests.unit.test_project import CONFIG, write_project
 
 PREVIOUS = Path(__file__).parent / "previous_state"
 T0 = FilesTarget(key_file="/srv/www/site.key", fullchain_file="/srv/www/fullchain.pem",
-                 key_mode="0640", owner="www-data", check="nginx -t", reload="nginx -s reload",
+                 key_mode="0640", allow_shared_key=True, owner="www-data", check="nginx -t",
+                 reload="nginx -s reload",
                  verify="127.0.0.1:443", verify_name="www.example.com", timeout=30)
 T1 = FilesTarget(bundle_file="/etc/haproxy/www.pem")
 FILES = {"/srv/www/fullchain.pem": "a" * 64, "/srv/www/site.key": "b" * 64}
@@ -51,7 +52,7 @@ def previous_state(tmp_path: Path) -> CertRecord:
 
 @pytest.mark.parametrize("fields,digest", [
     ({"key_file": "/srv/www/site.key", "fullchain_file": "/srv/www/fullchain.pem",
-      "key_mode": "0640", "owner": "www-data", "check": "nginx -t",
+      "key_mode": "0640", "allow_shared_key": True, "owner": "www-data", "check": "nginx -t",
       "reload": "nginx -s reload", "verify": "127.0.0.1:443",
       "verify_name": "www.example.com", "timeout": 30}, "c623cefb201cff0f"),
     ({"bundle_file": "/etc/haproxy/www.pem"}, "e77c746be6851429"),

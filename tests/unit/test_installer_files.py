@@ -54,7 +54,7 @@ def test_registered() -> None:
 
 
 def test_writes_every_file_with_modes(tmp_path: Path) -> None:
-    t = target(tmp_path, key_mode="0640")
+    t = target(tmp_path, key_mode="0640", allow_shared_key=True)
     result = install(t)
     assert result.changed and result.ran == ()
     assert Path(t.key_file or "").read_bytes() == KEY
@@ -112,7 +112,7 @@ def test_mode_drift_is_a_change(tmp_path: Path) -> None:
 
 def test_check_failure_restores_exactly(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    t = target(tmp_path, key_mode="0640", reload=f"echo reload >> {log}")
+    t = target(tmp_path, key_mode="0640", allow_shared_key=True, reload=f"echo reload >> {log}")
     install(t)
     os.chmod(t.cert_file or "", 0o604)  # odd mode that must come back as it was
     before = snapshot(t)
