@@ -184,7 +184,8 @@ def _cross_check(project: Project, located: list[tuple[CertSpec, str, int]],
             installer = installers.get(target.type)
             if installer is None:
                 installer = installers[target.type] = INSTALLERS.get(target.type)()
-            mine.notes += [f"install[{t}] of {spec.name}: {w}" for w in installer.warnings(target)]
+            mine.notes += [(t, f"install[{t}] of {spec.name}: {w}")
+                           for w in installer.warnings(target)]
             for kind, place in installer.locations(target, project.root).items():
                 here = f"{where}.install[{t}].{kind}"
                 mine.paths.append((t, place))
@@ -204,7 +205,7 @@ class Writes:
     """What one certificate's install targets write and what the plan warns about."""
 
     paths: list[tuple[int, str]] = field(default_factory=list)  # (target index, place)
-    notes: list[str] = field(default_factory=list)
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (target index, warning)
 
 
 def _own_folders(project: Project) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ No network, no clock, no file I/O: `now` and everything observed come in.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -50,6 +50,9 @@ class Change:
     install_targets: tuple[int, ...] = ()
     revoke: bool = False
     delete_files: bool = False
+    # every place an issue, renew or install writes: derived from the specs (which a
+    # saved plan is bound to), shown for review, not a decision: left out of equality
+    writes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def reason(self) -> str:
@@ -177,7 +180,7 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return Change(name=spec.name, action=action, reasons=why,
                       domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
                       key=spec.key, renew_at=renew_at, not_after=not_after,
-                      install_targets=targets)
+                      install_targets=targets, writes=_writes(d, action, targets))
 
     if rec is None:
         return mk(Action.ISSUE, "new certificate")
@@ -216,6 +219,23 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     return mk(Action.NOOP, note)
 
 
+def _written(d: Desired, action: Action, targets: tuple[int, ...]) -> Collection[int]:
+    """The install targets a change writes: all of them when it brings a certificate."""
+    if action in (Action.ISSUE, Action.RENEW):
+        return range(len(d.spec.install))
+    return targets if action is Action.INSTALL else ()
+
+
+def _writes(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[str, ...]:
+    written = _written(d, action, targets)
+    return tuple(place for t, place in d.writes if t in written)
+
+
+def _target_notes(d: Desired, change: Change) -> list[str]:
+    written = _written(d, change.action, change.install_targets)
+    return [note for t, note in d.notes if t in written]
+
+
 def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str]:
     if rec is None or rec.certificate is None:
         return []
@@ -245,8 +265,9 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
             continue
         rec = records.get(d.spec.name)
         forced = replace_all or d.spec.name in replace
-        changes.append(_plan_one(d, rec, obs, now, forced))
-        warnings += _warnings(d, rec, obs)
+        change = _plan_one(d, rec, obs, now, forced)
+        changes.append(change)
+        warnings += _target_notes(d, change) + _warnings(d, rec, obs)
     for name in sorted(set(records) - wanted):
         if not chosen(name):
             continue

@@ -51,8 +51,8 @@ def render_text(plan: Plan, verbose: bool = False) -> str:
         present = [a for a in ORDER if any(c.action is a for c in rows)]
         lines.append("Actions: " + "   ".join(f"{a.symbol} {LEGEND[a]}" for a in present))
         lines.append("")
-        table = [[c.action.symbol, c.name, c.action.value, _names(c), "\n".join(c.reasons)]
-                 for c in rows]
+        table = [[c.action.symbol, c.name, c.action.value, _names(c),
+                  "\n".join(c.reasons + _writes_lines(c))] for c in rows]
         lines.append(tabulate(table, headers=["", "certificate", "action", "domains", "reason"],
                               tablefmt="plain"))
     lines.append("")
@@ -61,6 +61,11 @@ def render_text(plan: Plan, verbose: bool = False) -> str:
         lines.append(ari)
     lines.append(summary(plan))
     return "\n".join(lines) + "\n"
+
+
+def _writes_lines(change: Change) -> tuple[str, ...]:
+    """"writes PATH", one per place the change writes (text and markdown alike)."""
+    return tuple(f"writes {place}" for place in change.writes)
 
 
 def _md(text: str) -> str:
@@ -73,8 +78,9 @@ def render_markdown(plan: Plan, verbose: bool = False) -> str:
     if rows:
         lines += ["| | certificate | action | domains | reason |", "|---|---|---|---|---|"]
         for c in rows:
+            why = "; ".join(c.reasons + _writes_lines(c))
             lines.append(f"| `{c.action.symbol}` | **{_md(c.name)}** | {c.action.value} | "
-                         f"{_md(', '.join(c.domains))} | {_md('; '.join(c.reasons))} |")
+                         f"{_md(', '.join(c.domains))} | {_md(why)} |")
     else:
         lines.append("No changes. Every certificate matches its spec and none is due.")
     lines.append("")
@@ -103,6 +109,7 @@ def change_json(c: Change) -> dict[str, Any]:
         "install_targets": list(c.install_targets),
         "revoke": c.revoke,
         "delete_files": c.delete_files,
+        "writes": list(c.writes),
     }
 
 

@@ -38,7 +38,8 @@ class Desired:
     file: str
     # (install target index, place it writes), as its installer names the place
     writes: tuple[tuple[int, str], ...] = ()
-    notes: tuple[str, ...] = ()  # what the plan warns about whenever the targets are written
+    # (install target index, what the plan warns about whenever that target is written)
+    notes: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass

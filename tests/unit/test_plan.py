@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from certplan.core.plan import (
     make_plan,
 )
 from certplan.core.policy import ari_pick
-from certplan.installers.files import FilesTarget
+from certplan.installers.files import FilesInstaller, FilesTarget
 from certplan.model.installed import Observed, fingerprint_of
 from certplan.model.observed import AriWindow
 from certplan.model.presets import PRESETS
@@ -50,7 +51,13 @@ def desired(name: str = "www", domains: Sequence[str] = DOMAINS, *, key: str = "
         "install": list(install), **spec,
     })
     dirs = tuple(directories or [PRESETS[c].directory for c in ca])
-    return Desired(spec=cert, directories=dirs, file=f"specs/{name}.toml")
+    files = FilesInstaller()  # what load.py asks each target's installer
+    writes = tuple((i, place) for i, t in enumerate(install)
+                   for place in files.locations(t, Path("/")).values())
+    notes = tuple((i, f"install[{i}] of {name}: {w}") for i, t in enumerate(install)
+                  for w in files.warnings(t))
+    return Desired(spec=cert, directories=dirs, file=f"specs/{name}.toml", writes=writes,
+                   notes=notes)
 
 
 def sha(path: str) -> str:

@@ -22,10 +22,11 @@ EXT = {"text": "txt", "markdown": "md", "json": "json"}
 
 
 def all_actions_plan() -> Plan:
-    """issue x2, renew, install (two reasons), remove, a noop and a warning."""
+    """issue x2, renew, install (two reasons, the paths written), remove, a noop, and
+    warnings (a short margin, a key the group can read)."""
     specs, recs = fleet()
     two = desired("e-two", ["e.example.com", "www.e.example.com", "api.e.example.com"],
-                  install=[target(5), target(6)])
+                  install=[target(5), target(6, key_mode="0640", allow_shared_key=True)])
     recs["e-two"] = record(desired("e-two", ["e.example.com", "www.e.example.com",
                                              "api.e.example.com"], install=[target(5)]))
     short = desired("f-short", ["f.example.com"])
