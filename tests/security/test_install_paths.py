@@ -1,0 +1,129 @@
+"""Issue 9, cases 3 and 4, against real Pebble and nginx: a pull request adds a spec
+whose install paths alias another certificate's files (other spellings, a symlinked
+folder), or point into certplan's own folders with a key anyone can read. certplan
+refuses it, naming both specs and fields; the served files are untouched. A key the
+group may read is allowed only when asked for, and the plan says so and shows
+every path it writes."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.apply_project import CertplanProject, spec_toml
+from tests.security.hostile_cli import assert_refused
+from tests.servers.nginx import NginxServer, start_nginx
+from tests.servers.pebble import PebbleServer, start_pebble
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PebbleServer]:
+    server = start_pebble(tmp_path_factory.mktemp("pebble"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def site(pebble: PebbleServer) -> Iterator[NginxServer]:
+    workdir = Path(tempfile.mkdtemp(prefix="certplan-sec-input-"))
+    server = start_nginx(workdir, http_port=pebble.http_port)
+    yield server
+    server.stop()
+    subprocess.run(["rm", "-rf", str(workdir)], check=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, pebble: PebbleServer) -> CertplanProject:
+    p = CertplanProject(tmp_path / "ops", pebble)
+    p.root.mkdir()
+    p.write_config()
+    return p
+
+
+def hostile(name: str, key_file: str, webroot: Path, *lines: str) -> str:
+    return "\n".join([
+        "[[certificate]]", f'name = "{name}"', f'domains = ["{name}.example.test"]',
+        "[certificate.challenge]", 'type = "http-01"', f'webroot = "{webroot}"',
+        "[[certificate.install]]", f'key_file = "{key_file}"', *lines, ""])
+
+
+def served_files(site: NginxServer) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in (site.key_path, site.cert_path)}
+
+
+def test_a_spec_aliasing_installed_files_is_refused(project: CertplanProject,
+                                                    site: NginxServer, tmp_path: Path) -> None:
+    project.write_spec("shop.toml", spec_toml("shop", ["shop.example.test"], site.webroot, site))
+    res = project.apply()
+    assert res.returncode == 0, res.stderr
+    before, serial, state = served_files(site), site.served_serial(), project.state_bytes()
+    ssl = site.key_path.parent
+    link = tmp_path / "innocent"
+    link.symlink_to(ssl)  # a folder that is the served one under another name
+    key = site.key_path.name
+    canonical = str(site.key_path.parent.resolve() / key)
+    spellings = [f"{ssl}/./{key}", f"{ssl}/sub/../{key}", f"{ssl}//{key}", f"{link}/{key}"]
+    for spelling in spellings:
+        project.write_spec("evil.toml", hostile("evil", spelling, site.webroot))
+        for command in (("validate",), ("apply", "--auto-approve")):
+            # specs load in name order: the later file is the one the problem is on
+            lines = assert_refused(project.run(*command))
+            both = [line for line in lines if f": {canonical} is also written by " in line]
+            assert len(both) == 1, lines
+            for file, name in (("specs/evil.toml", "evil"), ("specs/shop.toml", "shop")):
+                field = f"{file}: certificate[0].install[0].key_file"
+                assert both[0].startswith(field) or both[0].endswith(f"{field} ({name})")
+    assert served_files(site) == before and site.served_serial() == serial
+    assert project.state_bytes() == state  # evil never got a record
+
+
+def test_a_world_readable_key_into_the_state_folder_is_refused(project: CertplanProject,
+                                                                site: NginxServer) -> None:
+    """The PR's spec writes its key into state/ (committed to git) with mode 0666."""
+    project.write_spec("api.toml", hostile("api", "state/api-backup.key", site.webroot,
+                                           'key_mode = "0666"'))
+    state = project.root / "state"
+    for command in (("validate",), ("plan", "--no-refresh"), ("apply", "--auto-approve")):
+        assert_refused(project.run(*command),
+                       'specs/api.toml: certificate[0].install[0].key_mode: "0666" lets group '
+                       "and others read the private key")
+    # once allowed, the place is still refused: it is certplan's own folder
+    project.write_spec("api.toml", hostile("api", "state/./api-backup.key", site.webroot,
+                                           'key_mode = "0666"', "allow_shared_key = true"))
+    assert_refused(project.apply(),
+                   f"specs/api.toml: certificate[0].install[0].key_file: "
+                   f"{state.resolve() / 'api-backup.key'} is inside the state folder")
+    assert not (state / "api-backup.key").exists() and not (state / "api.json").exists()
+
+
+def test_a_shared_key_is_warned_about_and_every_path_is_shown(project: CertplanProject,
+                                                              site: NginxServer) -> None:
+    text = spec_toml("shop", ["shop.example.test"], site.webroot, site)
+    text = text.replace("[[certificate.install]]",
+                        '[[certificate.install]]\nkey_mode = "0640"\nallow_shared_key = true')
+    project.write_spec("shop.toml", text)
+    warning = "install[0] of shop: key readable by group (0640)"
+    paths = [str(site.key_path), str(site.cert_path)]
+    plain = project.run("plan", "--no-refresh")
+    assert plain.returncode == 0, plain.stderr
+    assert f"Warning: {warning}" in plain.stdout
+    assert all(f"writes {p}" in plain.stdout for p in paths)
+    markdown = project.run("plan", "--no-refresh", "--format", "markdown").stdout
+    assert f"> **Warning:** {warning}" in markdown
+    assert all(f"writes {p}" in markdown for p in paths)
+    doc = project.plan_json()
+    assert doc["warnings"] == [warning] and doc["changes"][0]["writes"] == paths
+    res = project.apply()
+    assert res.returncode == 0, res.stderr
+    assert warning in res.stdout
+    assert stat.S_IMODE(site.key_path.stat().st_mode) == 0o640
+    assert json.loads(project.run("plan", "--no-refresh", "--format", "json").stdout)[
+        "changes"] == []
