@@ -46,14 +46,21 @@ _PREVIOUS_DIGEST_FIELDS = KINDS + ("key_mode", "cert_mode", "owner", "group", "c
                                    "reload", "verify", "verify_name", "timeout")
 
 
-def canonical_path(path: str, root: Path) -> str:
-    """`path` (relative: to `root`) as absolute, normalised ("a/./b", "a/../b",
-    "b/" -> ".../b"), with the symlinks of its folder resolved as far as they exist
-    now, so that two spellings of one file compare equal. The last component is
-    kept as it is: what sits there is the installer's business when it writes."""
-    full = os.path.normpath(os.path.join(os.path.abspath(root), os.path.expanduser(path)))
+def canonical_path(path: str, root: Path, folders: dict[str, str] | None = None) -> str:
+    """`path` (relative: to `root`) as absolute, with its folder resolved the way the
+    kernel will when the file is written: "a/./b", "a/x/../b", "a//b" and a symlinked
+    folder all give one form, and "link/../b" goes up from where the link points (so
+    `normpath` alone would be wrong). Folders that do not exist yet are kept as
+    written. The last component is kept as it is: what sits there is the installer's
+    business when it writes. `folders` caches resolved folders within one load."""
+    full = os.path.join(os.path.abspath(root), os.path.expanduser(path))
     folder, name = os.path.split(full)
-    return os.path.join(os.path.realpath(folder), name)
+    if folders is None:
+        return os.path.join(os.path.realpath(folder), name)
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = os.path.realpath(folder)
+    return os.path.join(real, name)
 
 
 def shared_with(mode: str) -> str | None:
@@ -260,8 +267,12 @@ class FilesInstaller:
     name: ClassVar[str] = "files"
     target_model: ClassVar[type[InstallTarget]] = FilesTarget
 
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}  # folder -> its realpath, for this instance's life
+
     def locations(self, target: FilesTarget, root: Path) -> dict[str, str]:
-        return {kind: canonical_path(path, root) for kind, path in target.files().items()}
+        return {kind: canonical_path(path, root, self._folders)
+                for kind, path in target.files().items()}
 
     def warnings(self, target: FilesTarget) -> list[str]:
         return [f"key readable by {who} ({target.key_mode})"

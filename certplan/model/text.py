@@ -8,6 +8,7 @@ are refused wherever they sit, before any model sees them.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -31,9 +32,23 @@ def bad_character(value: str, formatting: bool = True) -> str | None:
     return None
 
 
-def control_problems(data: Any, where: str) -> Iterator[tuple[str, str]]:
+# In JSON text (ensure_ascii off): an escape that may stand for a control character,
+# or a raw DEL or C1 character. Also hit by an escaped backslash before b/f/n/r/t/u
+# ("C:\\new"): then the full walk decides.
+_SUSPECT = re.compile(r"\\[bfnrtu]|[\x7f-\x9f]")
+
+
+def control_problems(data: Any, where: str) -> list[tuple[str, str]]:
     """(field path, message) for every string in `data` (keys included) that holds a
-    control character."""
+    control character. Quick for clean data: one JSON encoding (C) and one search."""
+    try:
+        clean = _SUSPECT.search(json.dumps(data, ensure_ascii=False)) is None
+    except (TypeError, ValueError):  # TOML dates and times: not JSON; walk it
+        clean = False
+    return [] if clean else list(_walk(data, where))
+
+
+def _walk(data: Any, where: str) -> Iterator[tuple[str, str]]:
     if isinstance(data, str):
         bad = bad_character(data, formatting=False)
         if bad is not None:
@@ -43,8 +58,8 @@ def control_problems(data: Any, where: str) -> Iterator[tuple[str, str]]:
             name = str(key)
             shown = name if bad_character(name, formatting=False) is None else repr(name)
             path = f"{where}.{shown}".lstrip(".")
-            yield from control_problems(key, path)
-            yield from control_problems(value, path)
+            yield from _walk(key, path)
+            yield from _walk(value, path)
     elif isinstance(data, list):
         for i, item in enumerate(data):
-            yield from control_problems(item, f"{where}[{i}]")
+            yield from _walk(item, f"{where}[{i}]")

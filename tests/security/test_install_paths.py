@@ -73,7 +73,10 @@ def test_a_spec_aliasing_installed_files_is_refused(project: CertplanProject,
     link.symlink_to(ssl)  # a folder that is the served one under another name
     key = site.key_path.name
     canonical = str(site.key_path.parent.resolve() / key)
-    spellings = [f"{ssl}/./{key}", f"{ssl}/sub/../{key}", f"{ssl}//{key}", f"{link}/{key}"]
+    (ssl / "inner").mkdir()
+    (tmp_path / "trap").symlink_to(ssl / "inner")  # trap/.. is ssl, not tmp_path
+    spellings = [f"{ssl}/./{key}", f"{ssl}/sub/../{key}", f"{ssl}//{key}", f"{link}/{key}",
+                 f"{tmp_path}/trap/../{key}"]
     for spelling in spellings:
         project.write_spec("evil.toml", hostile("evil", spelling, site.webroot))
         for command in (("validate",), ("apply", "--auto-approve")):
