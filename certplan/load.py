@@ -18,27 +18,36 @@ from certplan.model.gcpause import gc_paused
 from certplan.model.presets import PRESETS
 from certplan.model.project import CONFIG_FILE, Desired, Project, ResolvedSpec
 from certplan.model.spec import DEFAULT_INSTALLER, CertSpec, InstallTarget
-from certplan.model.text import control_problems
+from certplan.model.text import control_problems, may_hold_control
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    data, _, problems = _read_toml(path, shown)
+    return data, problems
+
+
+def _read_toml(path: Path, shown: str) -> tuple[dict[str, Any] | None, str, list[Problem]]:
+    """The table, the text it was parsed from, and what went wrong."""
+    data, text, problem = None, "", None
     try:
         if path.exists() and not path.is_file():  # a FIFO would hang, a device never end
-            return None, [Problem(shown, "", "not a regular file")]
-        with path.open("rb") as fh:
-            return tomllib.load(fh), []
+            problem = "not a regular file"
+        else:
+            text = path.read_bytes().decode()
+            data = tomllib.loads(text)
     except FileNotFoundError:
-        return None, [Problem(shown, "", "file not found (run `certplan init` to create one)")]
+        problem = "file not found (run `certplan init` to create one)"
     except tomllib.TOMLDecodeError as exc:
-        return None, [Problem(shown, "", f"invalid TOML: {exc}")]
+        problem = f"invalid TOML: {exc}"
     except UnicodeDecodeError:
-        return None, [Problem(shown, "", "not UTF-8 text")]
+        problem = "not UTF-8 text"
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        return None, [Problem(shown, "", "nesting too deep")]
+        problem = "nesting too deep"
     except OSError as exc:
-        return None, [Problem(shown, "", f"cannot read: {exc.strerror}")]
+        problem = f"cannot read: {exc.strerror}"
+    return data, text, [] if problem is None else [Problem(shown, "", problem)]
 
 
 def _validate(model: type[M], data: Any, file: str, prefix: str,
@@ -85,10 +94,11 @@ def parse_config(data: dict[str, Any], shown: str, problems: list[Problem]) -> C
 
 
 def parse_spec_file(path: Path, shown: str, problems: list[Problem]) -> list[CertSpec]:
-    data, read_problems = read_toml(path, shown)
+    data, text, read_problems = _read_toml(path, shown)
     problems.extend(read_problems)
     if data is None:
         return []
+    suspect = may_hold_control(text)  # else no value of the file can hold one
     for key in data:
         if key != "certificate":
             problems.append(Problem(shown, key, "unknown key (a spec file holds [[certificate]] "
@@ -100,19 +110,20 @@ def parse_spec_file(path: Path, shown: str, problems: list[Problem]) -> list[Cer
         return []
     specs = []
     for i, entry in enumerate(entries):
-        spec = _parse_spec(entry, shown, f"certificate[{i}]", problems)
+        spec = _parse_spec(entry, shown, f"certificate[{i}]", problems, suspect)
         if spec is not None:
             specs.append(spec)
     return specs
 
 
-def _parse_spec(entry: Any, shown: str, where: str, problems: list[Problem]) -> CertSpec | None:
+def _parse_spec(entry: Any, shown: str, where: str, problems: list[Problem],
+                suspect: bool = True) -> CertSpec | None:
     """A [[certificate]] table; each of its install tables is validated by the model
-    of the installer its `type` names (CertSpec knows only what they share)."""
+    of the installer its `type` names (CertSpec knows only what they share).
+    `suspect`: the file's text may hold a control character (see model.text)."""
     raw = entry.get("install") if isinstance(entry, dict) else None
-    bad = [Problem(shown, field, message) for field, message in control_problems(entry, where)]
-    if bad:
-        problems += bad
+    if suspect and (bad := control_problems(entry, where)):
+        problems += [Problem(shown, field, message) for field, message in bad]
         return None
     if not isinstance(raw, list):  # absent, or not a list: CertSpec reports it
         return _validate(CertSpec, entry, shown, where, problems)
@@ -157,6 +168,8 @@ def _cross_check(project: Project, located: list[tuple[CertSpec, str, int]],
     places: dict[tuple[str, str], tuple[str, str, str]] = {}  # -> (file, field, name)
     installers: dict[str, Installer[Any]] = {}
     own = _own_folders(project)
+    own_prefixes = tuple(f"{folder.rstrip('/')}/" for _, folder in own)
+    own_exact = {folder for _, folder in own}
     writes: dict[str, Writes] = {}
     cas = known_cas(config)
     for spec, shown, i in located:
@@ -189,9 +202,10 @@ def _cross_check(project: Project, located: list[tuple[CertSpec, str, int]],
             for kind, place in installer.locations(target, project.root).items():
                 here = f"{where}.install[{t}].{kind}"
                 mine.paths.append((t, place))
-                problems += [Problem(shown, here, f"{place} is inside {what}: certplan's own "
-                                                  "files; install it elsewhere")
-                             for what, folder in own if _inside(place, folder)]
+                if place in own_exact or place.startswith(own_prefixes):
+                    problems += [Problem(shown, here, f"{place} is inside {what}: certplan's "
+                                                      "own files; install it elsewhere")
+                                 for what, folder in own if _inside(place, folder)]
                 if (target.type, place) in places:
                     file, other, name = places[target.type, place]
                     problems.append(Problem(shown, here, f"{place} is also written by "

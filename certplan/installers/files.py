@@ -41,6 +41,8 @@ from certplan.store.atomic import atomic_write, fsync_dir
 VERIFY_TIMEOUT = 10.0  # seconds for the server to present the new certificate
 DIR_MODE = 0o755
 KINDS = ("key_file", "cert_file", "chain_file", "fullchain_file", "bundle_file")
+# fields that name files or run commands: printable text only (see model.text)
+_TEXT_FIELDS = KINDS + ("owner", "group", "check", "reload", "verify_name")
 # the fields (in this order) whose reprs the previous version hashed into its digest
 _PREVIOUS_DIGEST_FIELDS = KINDS + ("key_mode", "cert_mode", "owner", "group", "check",
                                    "reload", "verify", "verify_name", "timeout")
@@ -53,14 +55,15 @@ def canonical_path(path: str, root: Path, folders: dict[str, str] | None = None)
     `normpath` alone would be wrong). Folders that do not exist yet are kept as
     written. The last component is kept as it is: what sits there is the installer's
     business when it writes. `folders` caches resolved folders within one load."""
-    full = os.path.join(os.path.abspath(root), os.path.expanduser(path))
-    folder, name = os.path.split(full)
-    if folders is None:
-        return os.path.join(os.path.realpath(folder), name)
+    if path.startswith("~"):
+        path = os.path.expanduser(path)
+    full = path if path.startswith("/") else os.path.join(os.path.abspath(root), path)
+    folder, _, name = full.rpartition("/")
+    folders = {} if folders is None else folders
     real = folders.get(folder)
     if real is None:
-        real = folders[folder] = os.path.realpath(folder)
-    return os.path.join(real, name)
+        real = folders[folder] = os.path.realpath(folder or "/")
+    return f"{real.rstrip('/')}/{name}"
 
 
 def shared_with(mode: str) -> str | None:
@@ -114,6 +117,8 @@ class FilesTarget(InstallTarget):
     @field_validator("key_mode")
     @classmethod
     def _key_not_shared(cls, value: str, info: ValidationInfo) -> str:
+        if value == "0600":  # the default
+            return value
         holds_key = any(info.data.get(k) for k in ("key_file", "bundle_file"))
         who = shared_with(value)
         if holds_key and who and not info.data.get("allow_shared_key"):
@@ -128,24 +133,25 @@ class FilesTarget(InstallTarget):
             parse_hostport(value)
         return value
 
-    @field_validator(*KINDS, "owner", "group", "check", "reload", "verify_name")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        if value is not None and (bad := bad_character(value)) is not None:
-            raise ValueError(f"{value!r}: {bad}")
-        return value
-
     @model_validator(mode="after")
     def _some_file(self) -> FilesTarget:
-        for kind, path in self.files().items():
-            if path.endswith("/") or os.path.basename(os.path.normpath(path)) in ("", ".", ".."):
+        files = self.files()
+        texts = [v for k in _TEXT_FIELDS[len(KINDS):] if (v := getattr(self, k)) is not None]
+        if bad_character("".join([*files.values(), *texts])) is not None:  # one look if clean
+            for k in _TEXT_FIELDS:
+                if (v := getattr(self, k)) is not None and (bad := bad_character(v)):
+                    raise ValueError(f"{k} = {v!r}: {bad}")
+        for kind, path in files.items():
+            if path.endswith("/") or path.rpartition("/")[2] in ("", ".", ".."):
                 raise ValueError(f"{kind} = {path!r} names a folder, not a file")
-        paths = list(self.files().values())
-        for path in paths:
-            if paths.count(path) > 1:
-                kinds = [k for k, p in self.files().items() if p == path]
-                raise ValueError(f"{path} is named by {' and '.join(kinds)}: one file, one kind")
-        if not self.files():
+        paths = list(files.values())
+        if len(set(paths)) < len(paths):
+            for path in paths:
+                if paths.count(path) > 1:
+                    kinds = [k for k, p in files.items() if p == path]
+                    raise ValueError(f"{path} is named by {' and '.join(kinds)}: one file, "
+                                     "one kind")
+        if not files:
             raise ValueError(
                 "an install target needs at least one of key_file, cert_file, chain_file, "
                 "fullchain_file, bundle_file"
@@ -275,6 +281,8 @@ class FilesInstaller:
                 for kind, path in target.files().items()}
 
     def warnings(self, target: FilesTarget) -> list[str]:
+        if target.key_mode == "0600":  # the default, and by far the most common
+            return []
         return [f"key readable by {who} ({target.key_mode})"
                 for who in [shared_with(target.key_mode)] if who and target.holds_key()]
 

@@ -8,7 +8,6 @@ are refused wherever they sit, before any model sees them.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -32,20 +31,21 @@ def bad_character(value: str, formatting: bool = True) -> str | None:
     return None
 
 
-# In JSON text (ensure_ascii off): an escape that may stand for a control character,
-# or a raw DEL or C1 character. Also hit by an escaped backslash before b/f/n/r/t/u
-# ("C:\\new"): then the full walk decides.
-_SUSPECT = re.compile(r"\\[bfnrtu]|[\x7f-\x9f]")
+# TOML refuses raw control characters in strings except tabs (and newlines in
+# multi-line strings); any other reaches a value only through an escape.
+_TOML_SUSPECT = re.compile(r"[\\\t\x7f-\x9f]|\"\"\"|'''")
+
+
+def may_hold_control(toml_text: str) -> bool:
+    """Whether some value parsed from this TOML text may hold a control character
+    (False: none can, and `control_problems` need not walk it)."""
+    return _TOML_SUSPECT.search(toml_text) is not None
 
 
 def control_problems(data: Any, where: str) -> list[tuple[str, str]]:
     """(field path, message) for every string in `data` (keys included) that holds a
-    control character. Quick for clean data: one JSON encoding (C) and one search."""
-    try:
-        clean = _SUSPECT.search(json.dumps(data, ensure_ascii=False)) is None
-    except (TypeError, ValueError):  # TOML dates and times: not JSON; walk it
-        clean = False
-    return [] if clean else list(_walk(data, where))
+    control character."""
+    return list(_walk(data, where))
 
 
 def _walk(data: Any, where: str) -> Iterator[tuple[str, str]]:

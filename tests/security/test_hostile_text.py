@@ -58,7 +58,7 @@ def test_a_second_web_with_a_trailing_newline_is_refused(tmp_path: Path) -> None
     ("install", 'cert_file = "/tmp/x\\u0000.pem"',
      "certificate[0].install[0].cert_file: control character U+0000"),
     ("install", 'cert_file = "/tmp/\\u202emep.x"',
-     "certificate[0].install[0].cert_file: '/tmp/\\u202emep.x': invisible formatting "
+     "certificate[0].install[0]: cert_file = '/tmp/\\u202emep.x': invisible formatting "
      "character U+202E"),
 ])
 def test_control_characters_are_refused_where_they_sit(tmp_path: Path, field: str, value: str,

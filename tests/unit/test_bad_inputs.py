@@ -176,7 +176,7 @@ CASES = [
     Case("webroot-tab", {A: cert(challenge='type = "http-01"\nwebroot = "/srv\\twww"')},
          [f"{A}: certificate[0].challenge.webroot: control character U+0009 at position 4"]),
     Case("install-path-bidi-override", {A: cert(install='cert_file = "/tmp/\\u202egp.crt"')},
-         [f"{A}: certificate[0].install[0].cert_file: '/tmp/\\u202egp.crt': invisible "
+         [f"{A}: certificate[0].install[0]: cert_file = '/tmp/\\u202egp.crt': invisible "
           "formatting character U+202E"]),
     # ---- hostile shapes (issue 9, case 12)
     Case("nesting-too-deep-spec", {A: "x = " + "[" * 5000 + "]" * 5000 + "\n"},
