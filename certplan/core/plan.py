@@ -227,11 +227,17 @@ def _written(d: Desired, action: Action, targets: tuple[int, ...]) -> Collection
 
 
 def _writes(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[str, ...]:
+    if action is Action.NOOP or not d.writes:  # most of a large fleet, most of the time
+        return ()
+    if action is not Action.INSTALL:
+        return tuple(place for _, place in d.writes)
     written = _written(d, action, targets)
     return tuple(place for t, place in d.writes if t in written)
 
 
 def _target_notes(d: Desired, change: Change) -> list[str]:
+    if not d.notes:
+        return []
     written = _written(d, change.action, change.install_targets)
     return [note for t, note in d.notes if t in written]
 
