@@ -202,3 +202,34 @@ def test_observing_imports_no_crypto_library() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+def test_locations_are_canonical(tmp_path: Path) -> None:
+    """Every spelling of one file gives one place; relative paths are relative to the
+    project folder; `link/..` goes up from where the link points, as the kernel does."""
+    from certplan.installers.files import FilesInstaller
+
+    real = tmp_path / "real"
+    (real / "inner").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(real)
+    (tmp_path / "trap").symlink_to(real / "inner")
+    want = str(real / "site.key")
+    spellings = [want, f"{real}/./site.key", f"{real}/x/../site.key", f"{real}//site.key",
+                 f"{tmp_path}/alias/site.key", f"{tmp_path}/trap/../site.key", "real/site.key",
+                 "./alias/inner/../site.key"]
+    for spelling in spellings:
+        t = FilesTarget(key_file=spelling)
+        assert FilesInstaller().locations(t, tmp_path) == {"key_file": want}, spelling
+
+
+def test_a_shared_key_needs_asking_for_and_is_warned_about() -> None:
+    from pydantic import ValidationError
+
+    from certplan.installers.files import FilesInstaller
+
+    with pytest.raises(ValidationError, match="allow_shared_key = true"):
+        FilesTarget(key_file="/k", key_mode="0640")
+    FilesTarget(cert_file="/c", key_mode="0644")  # no key written: nothing to share
+    shared = FilesTarget(bundle_file="/b", key_mode="0644", allow_shared_key=True)
+    assert FilesInstaller().warnings(shared) == ["key readable by group and others (0644)"]
+    assert FilesInstaller().warnings(FilesTarget(key_file="/k")) == []
