@@ -30,9 +30,10 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from certplan.installers.commands import run_command
+from certplan.installers.files_remove import remove_files
 from certplan.model.errors import InstallError
 from certplan.model.hostport import parse_hostport
-from certplan.model.installed import Installed, Material, Observed
+from certplan.model.installed import Installed, Material, Observed, Removal
 from certplan.model.records import InstallRecord
 from certplan.model.spec import InstallTarget
 from certplan.store.atomic import atomic_write, fsync_dir
@@ -153,20 +154,6 @@ def file_hashes(paths: Iterable[str]) -> dict[str, str | None]:
     return out
 
 
-def delete_files(paths: Iterable[str]) -> list[str]:
-    """Delete these files; returns those that existed. Missing files are fine."""
-    deleted: list[str] = []
-    for path in paths:
-        try:
-            os.unlink(path)
-            deleted.append(path)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise InstallError(f"{path}: cannot delete: {exc.strerror}") from None
-    return deleted
-
-
 def resolve_owner(target: FilesTarget) -> tuple[int, int]:
     """(uid, gid) for the target's owner and group names; -1 where not set."""
     uid = gid = -1
@@ -222,8 +209,8 @@ class FilesInstaller:
     def observe(self, target: FilesTarget) -> Observed:
         return Observed.of(file_hashes(target.files().values()))
 
-    def remove(self, record: InstallRecord) -> list[str]:
-        return delete_files(record.parts)
+    def remove(self, record: InstallRecord, material: Material | None) -> Removal:
+        return remove_files(record.parts, material)
 
     def install(self, target: FilesTarget, material: Material, *,
                 force: bool = False) -> Installed:

@@ -189,8 +189,11 @@ def test_observe_and_remove(tmp_path: Path) -> None:
     # remove works from the record alone (the spec is gone by then)
     record = InstallRecord(digest=t.digest(), fingerprint=done.fingerprint,
                            parts=dict(done.parts), installed_at=datetime.now(UTC))
-    assert sorted(FilesInstaller().remove(record)) == sorted(t.files().values())
-    assert FilesInstaller().remove(record) == []
+    ours = Material(KEY, LEAF, CHAIN, LEAF + CHAIN)
+    assert FilesInstaller().remove(record, None).removed == ()  # no keystore copy: kept
+    done_now = FilesInstaller().remove(record, ours)
+    assert sorted(done_now.removed) == sorted(t.files().values()) and not done_now.kept
+    assert FilesInstaller().remove(record, ours).removed == ()
     assert FilesInstaller().observe(t).absent
 
 
