@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import grp
 import hashlib
-import os
 import pwd
 import re
 import stat
