@@ -49,7 +49,8 @@ def _change_doc(c: Change) -> dict[str, Any]:
             "domains": list(c.domains), "ca": c.ca, "key": c.key,
             "renew_at": iso(c.renew_at), "not_after": iso(c.not_after),
             "install_targets": list(c.install_targets), "revoke": c.revoke,
-            "delete_files": c.delete_files}
+            "delete_files": c.delete_files, "delete_paths": list(c.delete_paths),
+            "revoke_serial": c.revoke_serial}
 
 
 def _change(data: dict[str, Any]) -> Change:
@@ -61,6 +62,8 @@ def _change(data: dict[str, Any]) -> Change:
         renew_at=_parse_ts(data["renew_at"]), not_after=_parse_ts(data["not_after"]),
         install_targets=tuple(int(i) for i in data["install_targets"]),
         revoke=bool(data["revoke"]), delete_files=bool(data["delete_files"]),
+        delete_paths=tuple(str(p) for p in data["delete_paths"]),
+        revoke_serial=None if data["revoke_serial"] is None else str(data["revoke_serial"]),
     )
 
 
