@@ -105,9 +105,10 @@ def apply(
         with backend.lock(lock_timeout):
             state = _reload_state(backend)  # another apply may have moved it on
             if planfile is not None:
-                from certplan.ops.planfiles import load_plan
+                from certplan.ops.planfiles import bind_plan, load_plan
 
-                the_plan = load_plan(planfile, state, project)
+                the_plan = bind_plan(load_plan(planfile, state, project), planfile, state,
+                                     project, refresh=refresh)
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
                                             loaded=(project, state))

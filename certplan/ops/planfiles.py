@@ -33,3 +33,21 @@ def load_plan(path: Path, state: State, project: Project) -> Plan:
     except OSError as exc:
         raise CertplanError(f"{path}: cannot read the saved plan: {exc.strerror}") from None
     return decode_plan(data, _stamp(state, project), str(path))
+
+
+def bind_plan(saved: Plan, path: Path, state: State, project: Project, *,
+              refresh: bool) -> Plan:
+    """The saved plan's changes, as certplan would make them now from the current
+    inputs (certplan.core.planfile.match_current); the file only proposes.
+    A saved renew is planned as if `--replace` named it (early renewal is all a
+    file can ask for; it never deletes or revokes anything it alone names)."""
+    from datetime import UTC, datetime
+
+    from certplan.core.plan import Action, make_plan
+    from certplan.core.planfile import match_current
+    from certplan.observe.gather import observe
+
+    renew = [c.name for c in saved.changes if c.action is Action.RENEW]
+    obs = observe(project, state.records, refresh_ari=refresh)
+    now = make_plan(project.desired, state.records, obs, datetime.now(UTC), replace=renew)
+    return match_current(saved, now, str(path))
