@@ -146,8 +146,15 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
 
 
 def _summary(outcomes: list[Outcome]) -> None:
+    from dataclasses import replace
+
     from tabulate import tabulate
 
+    from certplan.core.escape import plain
+
+    # details quote state (from git): control characters are shown, never sent
+    outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
+                        left=plain(o.left)) for o in outcomes]
     rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
             for o in outcomes]
     typer.echo("")

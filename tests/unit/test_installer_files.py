@@ -205,3 +205,22 @@ def test_observing_imports_no_crypto_library() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+def test_remove_never_follows_a_link_nor_reads_a_fifo(tmp_path: Path) -> None:
+    """A link or a FIFO planted where state says certplan wrote a file is kept:
+    certplan never follows a symlink it did not create, and never blocks reading."""
+    ours = Material(KEY, LEAF, CHAIN, LEAF + CHAIN)
+    real = tmp_path / "real.key"
+    real.write_bytes(KEY)
+    link, fifo = tmp_path / "site.key", tmp_path / "fifo.pem"
+    link.symlink_to(real)
+    os.mkfifo(fifo)
+    record = InstallRecord(digest="d", fingerprint="f", installed_at=datetime.now(UTC),
+                           parts={str(link): sha256_hex(KEY), str(fifo): sha256_hex(KEY)})
+    removal = FilesInstaller().remove(record, ours)
+    assert removal.removed == ()
+    assert dict(removal.kept) == {str(link): "it is a symbolic link, which certplan never "
+                                             "creates",
+                                  str(fifo): "it is not a regular file"}
+    assert link.is_symlink() and real.read_bytes() == KEY and fifo.exists()
