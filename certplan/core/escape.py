@@ -7,7 +7,7 @@ characters (terminal escapes, carriage returns, newlines, bidi overrides) are
 shown as \\xNN / \\uNNNN instead of acting. In markdown, on top of that, nothing
 renders: HTML is entity-escaped, the characters of links, images, emphasis and
 code are backslash-escaped, and anything a renderer would turn into a link by
-itself (a URL, a www. name) is shown as code.
+itself (a URL, a www. name, an e-mail address) is shown as code.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _CONTROL_BUT_NEWLINE = re.compile(
     "[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
-_URLISH = re.compile(r"\S*(?:://|www\.)\S*", re.IGNORECASE)
+_URLISH = re.compile(r"\S*(?:://|www\.|@)\S*", re.IGNORECASE)  # GFM autolinks these
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~#])")
 
 

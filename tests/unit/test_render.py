@@ -121,3 +121,26 @@ def test_destructive_plan_shows_every_path_and_serial_and_renders_nothing() -> N
     assert "](" not in rendered.replace("\\](", "")
     assert "`https://ca.test/why`" in md  # a URL is shown as code, never linked
     assert "`![img](https://evil.test/p.png)`" in md
+
+
+@pytest.mark.parametrize("hostile,shown", [
+    ("see https://evil.test/x", "see `https://evil.test/x`"),
+    ("www.evil.test, then", "`www.evil.test`, then"),
+    ("mail root@evil.test", "mail `root@evil.test`"),
+    ("![i](u) [t](u)", "\\!\\[i\\](u) \\[t\\](u)"),
+    ("<script>x</script> & *bold* _em_ ~s~", "&lt;script&gt;x&lt;/script&gt; &amp; \\*bold\\* "
+                                             "\\_em\\_ \\~s\\~"),
+    ("a | b\nc\x1b[0m\u202e", "a \\| b<br>c\\\\x1b\\[0m\\\\u202e"),
+    ("`code` with ` tick https://a.test/`x`", "\\`code\\` with \\` tick `https://a.test/'x'`"),
+])
+def test_markdown_escapes_what_a_ca_or_file_supplied(hostile: str, shown: str) -> None:
+    from certplan.core.escape import markdown
+
+    assert markdown(hostile) == shown
+
+
+def test_text_shows_control_characters() -> None:
+    from certplan.core.escape import plain
+
+    assert plain("a\x1b[2J\rb\n\u202ec") == "a\\x1b[2J\\x0db\\x0a\\u202ec"
+    assert plain("a\nb", newlines=True) == "a\nb"
