@@ -130,6 +130,7 @@ class Keystore:
             raise KeystoreError(f"{exc}; nothing was changed") from None
 
     def _dir(self, *parts: str) -> Path:
+        self.check_trusted()  # every writer, not only apply (revoke, account)
         path = self.root
         try:
             ensure_private_dir(path)

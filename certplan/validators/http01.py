@@ -235,7 +235,11 @@ def _write_token(webroot: Path, name: str, data: bytes) -> None:
     folder = open_tree(webroot, _TOKEN_DIRS, 0o755, create=True)
     try:
         tmp = write_temp(folder, name, data, 0o644)
-        os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        try:
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError:
+            os.unlink(tmp, dir_fd=folder)
+            raise
     finally:
         os.close(folder)
 
