@@ -103,6 +103,9 @@ def apply(
         project, _ = _load()
         backend = _backend(project)
         with backend.lock(lock_timeout):
+            from certplan.store.keystore import Keystore
+
+            Keystore(project.keystore_dir).check_trusted()  # before anything is written
             state = _reload_state(backend)  # another apply may have moved it on
             if planfile is not None:
                 from certplan.ops.planfiles import bind_plan, load_plan

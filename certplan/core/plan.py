@@ -136,6 +136,8 @@ def _drift(done: InstallRecord, now: Observed | None) -> str | None:
         current = parts.get(part)
         if current is None:
             return f"{part} is missing"
+        if current.startswith("!"):  # the installer would not read it: says why
+            return f"{part} {current[1:]}"
         if current != recorded:
             return f"{part} drifted (changed on disk)"
     return "drifted (changed since it was installed)"

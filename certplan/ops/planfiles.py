@@ -15,6 +15,7 @@ from certplan.model.errors import CertplanError
 from certplan.model.project import Project
 from certplan.model.records import State
 from certplan.store.atomic import atomic_write
+from certplan.store.safefs import read_regular
 
 
 def _stamp(state: State, project: Project) -> Stamp:
@@ -23,13 +24,18 @@ def _stamp(state: State, project: Project) -> Stamp:
 
 
 def save_plan(path: Path, plan: Plan, state: State, project: Project) -> None:
-    atomic_write(path, encode_plan(plan, _stamp(state, project)))
+    data = encode_plan(plan, _stamp(state, project))
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise CertplanError(f"{path}: cannot write the saved plan: {exc.strerror or exc}") \
+            from None
 
 
 def load_plan(path: Path, state: State, project: Project) -> Plan:
     """Read a saved plan; StalePlanError if the state or the inputs moved on since."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         raise CertplanError(f"{path}: cannot read the saved plan: {exc.strerror}") from None
     return decode_plan(data, _stamp(state, project), str(path))

@@ -183,9 +183,9 @@ def test_observe_and_remove(tmp_path: Path) -> None:
     done = install(t)
     os.chmod(tmp_path / "certs", 0o755)
     missing = str(tmp_path / "nope")
-    seen = observe_files([t.cert_file or "", missing, str(tmp_path)])  # a folder: unreadable
+    seen = observe_files([t.cert_file or "", missing, str(tmp_path)])  # a folder: refused
     assert seen[t.cert_file or ""] == sha256_hex(LEAF)
-    assert seen[missing] is None and seen[str(tmp_path)] is None
+    assert seen[missing] is None and seen[str(tmp_path)] == "!not a regular file"
     # remove works from the record alone (the spec is gone by then)
     record = InstallRecord(digest=t.digest(), fingerprint=done.fingerprint,
                            parts=dict(done.parts), installed_at=datetime.now(UTC))
