@@ -105,11 +105,15 @@ def apply(
         project, _ = _load()
         backend = _backend(project)
         with backend.lock(lock_timeout):
+            from certplan.store.keystore import Keystore
+
+            Keystore(project.keystore_dir).check_trusted()  # before anything is written
             state = _reload_state(backend)  # another apply may have moved it on
             if planfile is not None:
-                from certplan.ops.planfiles import load_plan
+                from certplan.ops.planfiles import bind_plan, load_plan
 
-                the_plan = load_plan(planfile, state, project)
+                the_plan = bind_plan(load_plan(planfile, state, project), planfile, state,
+                                     project, refresh=refresh)
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
                                             loaded=(project, state))
@@ -147,8 +151,15 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
 
 
 def _summary(outcomes: list[Outcome]) -> None:
+    from dataclasses import replace
+
     from tabulate import tabulate
 
+    from certplan.core.escape import plain
+
+    # details quote state (from git): control characters are shown, never sent
+    outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
+                        left=plain(o.left)) for o in outcomes]
     rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
             for o in outcomes]
     typer.echo("")

@@ -50,6 +50,9 @@ class Change:
     install_targets: tuple[int, ...] = ()
     revoke: bool = False
     delete_files: bool = False
+    # what a remove would touch, from state (apply still asks the host for proof)
+    delete_paths: tuple[str, ...] = ()
+    revoke_serial: str | None = None
     # every place an issue, renew or install writes: derived from the specs (which a
     # saved plan is bound to), shown for review, not a decision: left out of equality
     writes: tuple[str, ...] = field(default=(), compare=False)
@@ -136,6 +139,8 @@ def _drift(done: InstallRecord, now: Observed | None) -> str | None:
         current = parts.get(part)
         if current is None:
             return f"{part} is missing"
+        if current.startswith("!"):  # the installer would not read it: says why
+            return f"{part} {current[1:]}"
         if current != recorded:
             return f"{part} drifted (changed on disk)"
     return "drifted (changed since it was installed)"
@@ -255,6 +260,25 @@ def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str
     return []
 
 
+def _removal(name: str, rec: CertRecord) -> Change:
+    """A record without a spec: stop managing it; show every path and serial that
+    on_remove would touch (apply touches them only with proof from the host)."""
+    how = [w for w, on in (("revoke", rec.on_remove.revoke),
+                           ("delete installed files", rec.on_remove.delete_files)) if on]
+    why = ["no spec declares it any more"
+           + (f" (on_remove: {', '.join(how)})" if how else " (files and certificate are kept)")]
+    serial = rec.certificate.serial if rec.on_remove.revoke and rec.certificate else None
+    if serial is not None:
+        why.append(f"revokes serial {serial} if the keystore holds it for {name}")
+    paths = tuple(sorted({p for inst in rec.installs for p in inst.parts})) \
+        if rec.on_remove.delete_files else ()
+    why += [f"deletes {p} if its bytes are what certplan installed" for p in paths]
+    return Change(name=name, action=Action.REMOVE, reasons=tuple(why),
+                  domains=tuple(rec.domains), ca=rec.ca, key=rec.key_type,
+                  revoke=rec.on_remove.revoke, delete_files=rec.on_remove.delete_files,
+                  delete_paths=paths, revoke_serial=serial)
+
+
 def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
               obs: Observations, now: datetime, *, replace: Collection[str] = (),
               replace_all: bool = False, targets: Collection[str] | None = None) -> Plan:
@@ -277,15 +301,7 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
     for name in sorted(set(records) - wanted):
         if not chosen(name):
             continue
-        rec = records[name]
-        how = [w for w, on in (("revoke", rec.on_remove.revoke),
-                               ("delete installed files", rec.on_remove.delete_files)) if on]
-        why = "no spec declares it any more"
-        why += f" (on_remove: {', '.join(how)})" if how else " (files and certificate are kept)"
-        changes.append(Change(name=name, action=Action.REMOVE, reasons=(why,),
-                              domains=tuple(rec.domains), ca=rec.ca, key=rec.key_type,
-                              revoke=rec.on_remove.revoke,
-                              delete_files=rec.on_remove.delete_files))
+        changes.append(_removal(name, records[name]))
     changes.sort(key=lambda c: (ORDER.index(c.action), c.name))
     return Plan(now=now, changes=tuple(c for c in changes if c.action is not Action.NOOP),
                 noops=tuple(c for c in changes if c.action is Action.NOOP),

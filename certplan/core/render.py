@@ -7,6 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from certplan.core.escape import markdown, plain
 from certplan.core.plan import ORDER, Action, Change, Plan
 from certplan.model.timefmt import iso_z
 
@@ -51,12 +52,12 @@ def render_text(plan: Plan, verbose: bool = False) -> str:
         present = [a for a in ORDER if any(c.action is a for c in rows)]
         lines.append("Actions: " + "   ".join(f"{a.symbol} {LEGEND[a]}" for a in present))
         lines.append("")
-        table = [[c.action.symbol, c.name, c.action.value, _names(c),
-                  "\n".join(c.reasons + _writes_lines(c))] for c in rows]
+        table = [[c.action.symbol, plain(c.name), c.action.value, plain(_names(c)),
+                  "\n".join(plain(r) for r in c.reasons + _writes_lines(c))] for c in rows]
         lines.append(tabulate(table, headers=["", "certificate", "action", "domains", "reason"],
                               tablefmt="plain"))
     lines.append("")
-    lines += [f"Warning: {w}" for w in plan.warnings]
+    lines += [f"Warning: {plain(w)}" for w in plan.warnings]
     if (ari := _ari_line(plan)) is not None:
         lines.append(ari)
     lines.append(summary(plan))
@@ -68,8 +69,7 @@ def _writes_lines(change: Change) -> tuple[str, ...]:
     return tuple(f"writes {place}" for place in change.writes)
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+_md = markdown
 
 
 def render_markdown(plan: Plan, verbose: bool = False) -> str:
@@ -109,6 +109,8 @@ def change_json(c: Change) -> dict[str, Any]:
         "install_targets": list(c.install_targets),
         "revoke": c.revoke,
         "delete_files": c.delete_files,
+        "delete_paths": list(c.delete_paths),
+        "revoke_serial": c.revoke_serial,
         "writes": list(c.writes),
     }
 

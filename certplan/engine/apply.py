@@ -194,22 +194,41 @@ class Applier:
                        f"reinstalled {len(change.install_targets)} target(s) from the keystore")
 
     def _remove(self, change: Change) -> Outcome:
+        """State (from git) proposes; the keystore and the files on the host decide."""
         record = self.records[change.name]
+        where = f"state record {change.name!r} in the {self.store.describe()}"
+        current = self.keystore.load_current(change.name)
         done = []
         if change.revoke and record.certificate is not None:
-            from certplan.engine.revocation import revoke_at_ca
+            from certplan.engine.revocation import proven_record, revoke_at_ca
 
+            proven = proven_record(record, current, where)  # before anything is done
             client, _ = self.sessions.client(record.ca)
-            done.append(revoke_at_ca(client, record, "cessationOfOperation"))
+            done.append(revoke_at_ca(client, proven, "cessationOfOperation"))
         if change.delete_files:
+            parts = [p for inst in record.installs for p in inst.parts]
+            if parts and current is None:
+                raise CertplanError(
+                    f"{where}, field on_remove.delete_files: the keystore holds no "
+                    f"certificate for {change.name!r}, so nothing proves certplan wrote "
+                    f"{', '.join(sorted(parts))}; nothing deleted (remove the record by "
+                    f"hand once you have checked it)")
+            material = _material(current)
             for inst in record.installs:
-                done += [f"deleted {p}" for p in INSTALLERS.get(inst.installer)().remove(inst)]
+                done += INSTALLERS.get(inst.installer)().remove(inst, material).notes()
         archived = self.keystore.archive(change.name)
         with self._write_lock:
             self.serial = self.store.delete(change.name, self.serial).serial
             self.records.pop(change.name, None)
         done.append(f"keystore archived to {archived}" if archived else "no keystore entry")
         return Outcome(change.name, change.action, True, "; ".join(done))
+
+
+def _material(current: tuple[bytes, bytes] | None) -> Material | None:
+    if current is None:
+        return None
+    leaf, chain = split_chain(current[1])
+    return Material(current[0], leaf, chain, current[1])
 
 
 def _providers(project: Project) -> dict[str, object]:

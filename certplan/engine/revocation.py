@@ -47,3 +47,28 @@ def _already_revoked(exc: AcmeError) -> bool:
     cause = exc.__cause__
     code = getattr(cause, "code", None)
     return code == "alreadyRevoked"
+
+
+def proven_record(record: CertRecord, current: tuple[bytes, bytes] | None,
+                  where: str) -> CertRecord:
+    """`record` with the keystore's own copy of its certificate, when the host proves
+    it: the keystore holds a certificate for the record's name and its serial is the
+    recorded one. State comes from git and proves nothing: a record copied from
+    another certificate must not revoke that one. `current` is the keystore's
+    (key, full chain) for the name; `where` names the record in messages."""
+    from certplan.model.crypto import cert_info
+
+    cert = record.certificate
+    if cert is None:
+        raise CertplanError(f"{record.name}: no certificate is recorded, nothing to revoke")
+    if current is None:
+        raise CertplanError(f"{where}, field certificate.serial: the keystore holds no "
+                            f"certificate for {record.name!r}, so nothing proves serial "
+                            f"{cert.serial} is its own; not revoked")
+    held = cert_info(current[1]).serial
+    if held != cert.serial.lower():
+        raise CertplanError(f"{where}, field certificate.serial: the keystore's certificate "
+                            f"for {record.name!r} is serial {held}, not {cert.serial}; "
+                            f"not revoked")
+    facts = cert.model_copy(update={"chain_pem": current[1].decode("ascii")})
+    return record.model_copy(update={"certificate": facts})

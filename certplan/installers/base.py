@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from certplan.installers.files import FilesInstaller
-from certplan.model.installed import Installed, Material, Observed
+from certplan.model.installed import Installed, Material, Observed, Removal
 from certplan.model.records import InstallRecord
 from certplan.model.registry import Registry
 from certplan.model.spec import InstallTarget
@@ -51,9 +51,13 @@ class Installer(Protocol[T]):
         already in place, change nothing and run nothing (unless `force`)."""
         ...
 
-    def remove(self, record: InstallRecord) -> list[str]:
-        """Delete what `record` says was installed (the spec may be gone by then):
-        the places removed; those already gone are fine."""
+    def remove(self, record: InstallRecord, material: Material | None) -> Removal:
+        """Delete what `record` says was installed (the spec may be gone by then),
+        but only what the host proves certplan wrote: a place whose current content
+        is what `record` recorded AND is made of `material`, the keystore's copy of
+        that certificate (None: the keystore holds none, so nothing is deleted).
+        Everything else is kept, with the reason; places already gone are fine.
+        `record` comes from state, which git controls: it may propose, never prove."""
         ...
 
 

@@ -70,3 +70,16 @@ class Installed:
     def observed(self) -> Observed:
         """As observe() would report it right after this install."""
         return Observed(self.fingerprint, dict(self.parts))
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What `remove` did: the places deleted, and those kept with the reason why
+    (a place is deleted only when the host proves certplan wrote what is there)."""
+
+    removed: tuple[str, ...] = ()
+    kept: tuple[tuple[str, str], ...] = ()  # (place, why)
+
+    def notes(self) -> list[str]:
+        return [f"deleted {p}" for p in self.removed] + [f"kept {p}: {why}"
+                                                          for p, why in self.kept]

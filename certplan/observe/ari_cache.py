@@ -17,6 +17,7 @@ from typing import Any
 from certplan.model.observed import AriWindow
 from certplan.model.timefmt import iso
 from certplan.store.atomic import atomic_write
+from certplan.store.safefs import read_regular
 
 CACHE_FILE = "ari-cache.json"
 # RFC 9773 4.3.2: clients clamp Retry-After to sane bounds (the RFC's example: one
@@ -47,7 +48,7 @@ class AriCache:
         if path is None:
             return cls(None)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_regular(path))  # bounded: never a FIFO, link or huge file
             entries = data["entries"] if isinstance(data, dict) else {}
             return cls(path, entries if isinstance(entries, dict) else {})
         except (OSError, ValueError, KeyError):

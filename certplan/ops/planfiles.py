@@ -15,6 +15,7 @@ from certplan.model.errors import CertplanError
 from certplan.model.project import Project
 from certplan.model.records import State
 from certplan.store.atomic import atomic_write
+from certplan.store.safefs import read_regular
 
 
 def _stamp(state: State, project: Project) -> Stamp:
@@ -23,13 +24,36 @@ def _stamp(state: State, project: Project) -> Stamp:
 
 
 def save_plan(path: Path, plan: Plan, state: State, project: Project) -> None:
-    atomic_write(path, encode_plan(plan, _stamp(state, project)))
+    data = encode_plan(plan, _stamp(state, project))
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise CertplanError(f"{path}: cannot write the saved plan: {exc.strerror or exc}") \
+            from None
 
 
 def load_plan(path: Path, state: State, project: Project) -> Plan:
     """Read a saved plan; StalePlanError if the state or the inputs moved on since."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         raise CertplanError(f"{path}: cannot read the saved plan: {exc.strerror}") from None
     return decode_plan(data, _stamp(state, project), str(path))
+
+
+def bind_plan(saved: Plan, path: Path, state: State, project: Project, *,
+              refresh: bool) -> Plan:
+    """The saved plan's changes, as certplan would make them now from the current
+    inputs (certplan.core.planfile.match_current); the file only proposes.
+    A saved renew is planned as if `--replace` named it (early renewal is all a
+    file can ask for; it never deletes or revokes anything it alone names)."""
+    from datetime import UTC, datetime
+
+    from certplan.core.plan import Action, make_plan
+    from certplan.core.planfile import match_current
+    from certplan.observe.gather import observe
+
+    renew = [c.name for c in saved.changes if c.action is Action.RENEW]
+    obs = observe(project, state.records, refresh_ari=refresh)
+    now = make_plan(project.desired, state.records, obs, datetime.now(UTC), replace=renew)
+    return match_current(saved, now, str(path))

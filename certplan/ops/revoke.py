@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from certplan.engine.revocation import reason_code, revoke_at_ca
+from certplan.engine.revocation import proven_record, reason_code, revoke_at_ca
 from certplan.model.errors import CertplanError
 from certplan.model.records import CertRecord, Revocation
 
@@ -36,6 +36,9 @@ def revoke_recorded(sessions: Sessions, store: StateBackend, record: CertRecord,
                             f"{record.revoked.revoked_at:%Y-%m-%d %H:%M} UTC "
                             f"({record.revoked.reason}); `certplan apply` issues a new one")
     reason_code(reason)  # before any network
+    # state comes from git: only the keystore's own copy, serial for serial, is revoked
+    record = proven_record(record, sessions.keystore.load_current(record.name),
+                           f"state record {record.name!r} in the {store.describe()}")
     client, endpoint = sessions.client(record.ca)
     if endpoint.directory != record.ca_directory:
         raise CertplanError(

@@ -1,13 +1,18 @@
 """Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder.
 
 The temp file is created with its final mode (O_EXCL, mode given to open), so a
-key file is never readable by others, not even for an instant.
+key file is never readable by others, not even for an instant. Everything goes
+through one open fd of the target's folder: the temp file is created there with
+O_EXCL|O_NOFOLLOW and renamed there, and a symbolic link at the target is refused
+(UnsafePath), never replaced or written through.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from certplan.store.safefs import make_dirs, refuse_link, write_temp
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
@@ -27,39 +32,32 @@ class StagedWrite:
     def __init__(self, path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
                  uid: int = -1, gid: int = -1):
         self.target = Path(path)
-        self.tmp = _write_temp(self.target, data, mode, uid, gid)
+        self._dir = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            refuse_link(self.target.name, dir_fd=self._dir, shown=self.target)
+            self._tmp = write_temp(self._dir, self.target.name, data, mode, uid, gid)
+        except BaseException:
+            os.close(self._dir)
+            raise
+        self.tmp = self.target.parent / self._tmp
 
     def commit(self) -> None:
         try:
-            os.replace(self.tmp, self.target)
+            refuse_link(self.target.name, dir_fd=self._dir, shown=self.target)
+            os.replace(self._tmp, self.target.name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+            os.fsync(self._dir)
         except BaseException:
             self.discard()
             raise
-        fsync_dir(self.target.parent)
+        os.close(self._dir)
 
     def discard(self) -> None:
-        self.tmp.unlink(missing_ok=True)
-
-
-def _write_temp(target: Path, data: bytes, mode: int, uid: int, gid: int) -> Path:
-    tmp = target.parent / f".{target.name}.certplan-{os.getpid()}-{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
         try:
-            os.fchmod(fd, mode)  # the umask may have narrowed the mode given to open
-            if uid != -1 or gid != -1:
-                os.fchown(fd, uid, gid)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            os.unlink(self._tmp, dir_fd=self._dir)
+        except FileNotFoundError:
+            pass
         finally:
-            os.close(fd)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+            os.close(self._dir)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -71,7 +69,8 @@ def fsync_dir(folder: Path) -> None:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) with mode 0700; tighten an existing one."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` (and missing parents) with mode 0700 whatever the umask; tighten
+    an existing one."""
+    make_dirs(path, 0o700)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o700)

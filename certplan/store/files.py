@@ -4,7 +4,8 @@ Public facts only (never a private key). Sorted keys for stable diffs. Every
 write is atomic; the state-wide serial grows by one with each write, and the
 lineage (a UUID) is fixed when the state folder is first written, so that a
 saved plan can be refused as stale. A file that does not parse is reported by
-name and never overwritten.
+name and never overwritten; every file is read bounded (a regular file, not
+through a symbolic link, at most 1 MiB: safefs.read_regular).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from certplan.model.project import Project
 from certplan.model.records import CertRecord, State, StateMeta
 from certplan.store.atomic import StagedWrite, fsync_dir
 from certplan.store.lock import state_lock
+from certplan.store.safefs import make_dirs, read_regular
 
 META_FILE = "_state.json"
 
@@ -35,7 +37,7 @@ def _problem_from(path: Path, exc: ValidationError) -> list[Problem]:
 
 def _read_json(path: Path) -> tuple[Any, list[Problem]]:
     try:
-        return json.loads(path.read_text(encoding="utf-8")), []
+        return json.loads(read_regular(path).decode("utf-8")), []
     except UnicodeDecodeError:
         return None, [Problem(str(path), "", "not UTF-8 text")]
     except json.JSONDecodeError as exc:
@@ -47,8 +49,7 @@ def _read_json(path: Path) -> tuple[Any, list[Problem]]:
 def _read_record_fast(path: Path) -> CertRecord | None:
     """Parse and validate in one step (pydantic-core reads the JSON); None on any problem."""
     try:
-        with open(path, "rb") as fh:  # plain open(): faster than Path.read_bytes()
-            return CertRecord.model_validate_json(fh.read())
+        return CertRecord.model_validate_json(read_regular(path))
     except (OSError, ValidationError):
         return None
 
@@ -64,7 +65,7 @@ def _load_state(folder: Path) -> State:
                                                        f"{exc.strerror}"))
         return state
     meta_path = folder / META_FILE
-    if meta_path.exists():
+    if os.path.lexists(meta_path):
         data, problems = _read_json(meta_path)
         state.problems += problems
         if data is not None:
@@ -158,7 +159,7 @@ class FilesBackend:
 
     def _make_folder(self) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.folder, 0o755)
         except OSError as exc:
             raise StateError(f"{self.folder}: cannot create the state folder: "
                              f"{exc.strerror or exc}") from exc
@@ -176,7 +177,7 @@ class FilesBackend:
         return current.model_copy(update={"serial": found + 1})
 
     def _check_writable(self, path: Path) -> None:
-        if not path.exists():
+        if not os.path.lexists(path):
             return
         data, problems = _read_json(path)
         if not problems:
@@ -217,7 +218,7 @@ _WRITES = threading.Lock()
 
 
 def _read_meta(path: Path) -> StateMeta | None:
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     data, problems = _read_json(path)
     if problems:

@@ -35,6 +35,7 @@ from pathlib import Path
 from certplan.model.crypto import generate_key, key_to_pem, sha256_hex, split_chain
 from certplan.model.errors import CertplanError
 from certplan.store.atomic import atomic_write, ensure_private_dir, fsync_dir
+from certplan.store.safefs import UnsafePath, check_own_folder, read_regular
 
 KEY_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -106,7 +107,7 @@ def _create_exclusive(path: Path, data: bytes, mode: int) -> bool:
 
 def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -120,7 +121,16 @@ class Keystore:
 
     # -- folders -----------------------------------------------------------------------------
 
+    def check_trusted(self) -> None:
+        """The keystore folder, where it exists, must be owned by the running user and
+        not writable by group or others; KeystoreError naming the fix otherwise."""
+        try:
+            check_own_folder(self.root, "keystore")
+        except UnsafePath as exc:
+            raise KeystoreError(f"{exc}; nothing was changed") from None
+
     def _dir(self, *parts: str) -> Path:
+        self.check_trusted()  # every writer, not only apply (revoke, account)
         path = self.root
         try:
             ensure_private_dir(path)

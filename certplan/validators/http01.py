@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from certplan.model.challenge import Challenge
 from certplan.model.dns import parse_ip_port
 from certplan.model.errors import ChallengeError
+from certplan.store.safefs import UnsafePath, make_dirs, open_tree, write_temp
 
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -188,11 +189,11 @@ class WebrootValidator:
         for ch in challenges:
             path = self.token_path(ch)
             try:
-                _make_dirs(path.parent)
-                _write_public(path, ch.key_authorization.encode("ascii"))
+                _write_token(self.webroot, path.name, ch.key_authorization.encode("ascii"))
             except OSError as exc:
                 raise ChallengeError(
-                    {ch.domain: f"cannot write token file {path}: {exc.strerror or exc}"}
+                    {ch.domain: f"cannot write token file {path}: {exc.strerror or exc}"
+                     + (f" ({exc.filename})" if isinstance(exc, UnsafePath) else "")}
                 ) from None
             with self._lock:
                 self._written.add(path)
@@ -213,28 +214,34 @@ class WebrootValidator:
                     continue
                 self._written.discard(path)
             try:
-                path.unlink(missing_ok=True)
+                folder = open_tree(self.webroot, _TOKEN_DIRS, 0o755, create=False)
+            except OSError:
+                continue  # gone or replaced by a link: nothing of ours to delete there
+            try:
+                os.unlink(path.name, dir_fd=folder)
             except OSError:
                 pass  # cleanup never raises; a stale token file is harmless
+            finally:
+                os.close(folder)
 
 
-def _make_dirs(folder: Path) -> None:
-    for parent in [*reversed(folder.parents), folder]:
-        if not parent.exists():
-            try:
-                parent.mkdir(mode=0o755)
-                os.chmod(parent, 0o755)  # the umask may have narrowed it; web servers must read
-            except FileExistsError:
-                pass
+_TOKEN_DIRS = tuple(CHALLENGE_PATH.strip("/").split("/"))
 
 
-def _write_public(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+def _write_token(webroot: Path, name: str, data: bytes) -> None:
+    """WEBROOT/.well-known/acme-challenge/NAME, 0644, folders 0755 whatever the umask;
+    never through a link below the webroot (UnsafePath), replaced by a rename."""
+    make_dirs(webroot, 0o755)
+    folder = open_tree(webroot, _TOKEN_DIRS, 0o755, create=True)
     try:
-        os.fchmod(fd, 0o644)
-        os.write(fd, data)
+        tmp = write_temp(folder, name, data, 0o644)
+        try:
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError:
+            os.unlink(tmp, dir_fd=folder)
+            raise
     finally:
-        os.close(fd)
+        os.close(folder)
 
 
 # -- standalone ----------------------------------------------------------------------------

@@ -173,6 +173,31 @@ def test_a_change_at_the_target_is_observed_as_drift(setup: Setup) -> None:
 def test_remove_leaves_it_absent(setup: Setup) -> None:
     done = setup.installer.install(setup.target, OLD)
     recorded = as_record(setup.target, done)  # all that remove gets: the spec is gone
-    assert setup.installer.remove(recorded) != []
+    removal = setup.installer.remove(recorded, OLD)
+    assert removal.removed and not removal.kept
     assert setup.installer.observe(setup.target).absent
-    assert setup.installer.remove(recorded) == []  # nothing left: nothing to do, no error
+    again = setup.installer.remove(recorded, OLD)  # nothing left: nothing to do, no error
+    assert again.removed == () and again.kept == ()
+
+
+def test_remove_keeps_what_it_did_not_write(setup: Setup) -> None:
+    """State comes from git: a record may name anything. Only what the host proves
+    certplan wrote (recorded AND made of the keystore's copy) is deleted."""
+    done = setup.installer.install(setup.target, OLD)
+    recorded = as_record(setup.target, done)
+    before = setup.snapshot()
+    # the keystore holds no certificate for the name: nothing is proven
+    assert setup.installer.remove(recorded, None).removed == ()
+    # the keystore's copy is another certificate: the record was copied or forged
+    assert setup.installer.remove(recorded, NEW).removed == ()
+    assert setup.snapshot() == before
+    # a part changed by hand is kept, and the removal says why; the rest goes
+    setup.tamper()
+    tampered = setup.snapshot()
+    removal = setup.installer.remove(recorded, OLD)
+    assert removal.kept and all("not what certplan installed" in why
+                                for _, why in removal.kept)
+    assert removal.removed
+    kept = {place for place, _ in removal.kept}
+    assert all(place not in removal.removed for place in kept)
+    assert setup.snapshot() != tampered

@@ -88,4 +88,4 @@ def test_plan_out_into_a_missing_folder_names_the_path(tmp_path: Path) -> None:
     root = project(tmp_path, web=spec())
     assert certplan(root, "validate").returncode == 0
     assert_refused(certplan(root, "plan", "--no-refresh", "--out", "/nonexistent/dir/p.json"),
-                   "Error: --out /nonexistent/dir/p.json: cannot write the plan: No such file")
+                   "Error: /nonexistent/dir/p.json: cannot write the saved plan: No such file")

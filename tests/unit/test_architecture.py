@@ -46,8 +46,10 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
 }
 # single modules a layer may use beyond its table: the files installer writes
-# through the same atomic primitive as the state and the keystore
-EXTRA: dict[str, set[str]] = {"installers": {"certplan.store.atomic"}}
+# through the same atomic primitive as the state and the keystore, and installers
+# and the webroot validator follow the same file-system rules (store.safefs)
+EXTRA: dict[str, set[str]] = {"installers": {"certplan.store.atomic", "certplan.store.safefs"},
+                              "validators": {"certplan.store.safefs"}}
 HEAVY = {"acme", "josepy", "dns", "requests", "subprocess", "socket", "typer"}
 # pydantic itself imports socket (through email.utils) when it builds a model with a
 # Literal field; the static check below still forbids our own socket imports

@@ -183,14 +183,17 @@ def test_observe_and_remove(tmp_path: Path) -> None:
     done = install(t)
     os.chmod(tmp_path / "certs", 0o755)
     missing = str(tmp_path / "nope")
-    seen = observe_files([t.cert_file or "", missing, str(tmp_path)])  # a folder: unreadable
+    seen = observe_files([t.cert_file or "", missing, str(tmp_path)])  # a folder: refused
     assert seen[t.cert_file or ""] == sha256_hex(LEAF)
-    assert seen[missing] is None and seen[str(tmp_path)] is None
+    assert seen[missing] is None and seen[str(tmp_path)] == "!not a regular file"
     # remove works from the record alone (the spec is gone by then)
     record = InstallRecord(digest=t.digest(), fingerprint=done.fingerprint,
                            parts=dict(done.parts), installed_at=datetime.now(UTC))
-    assert sorted(FilesInstaller().remove(record)) == sorted(t.files().values())
-    assert FilesInstaller().remove(record) == []
+    ours = Material(KEY, LEAF, CHAIN, LEAF + CHAIN)
+    assert FilesInstaller().remove(record, None).removed == ()  # no keystore copy: kept
+    done_now = FilesInstaller().remove(record, ours)
+    assert sorted(done_now.removed) == sorted(t.files().values()) and not done_now.kept
+    assert FilesInstaller().remove(record, ours).removed == ()
     assert FilesInstaller().observe(t).absent
 
 
@@ -202,6 +205,25 @@ def test_observing_imports_no_crypto_library() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.strip() == "[]"
+
+
+def test_remove_never_follows_a_link_nor_reads_a_fifo(tmp_path: Path) -> None:
+    """A link or a FIFO planted where state says certplan wrote a file is kept:
+    certplan never follows a symlink it did not create, and never blocks reading."""
+    ours = Material(KEY, LEAF, CHAIN, LEAF + CHAIN)
+    real = tmp_path / "real.key"
+    real.write_bytes(KEY)
+    link, fifo = tmp_path / "site.key", tmp_path / "fifo.pem"
+    link.symlink_to(real)
+    os.mkfifo(fifo)
+    record = InstallRecord(digest="d", fingerprint="f", installed_at=datetime.now(UTC),
+                           parts={str(link): sha256_hex(KEY), str(fifo): sha256_hex(KEY)})
+    removal = FilesInstaller().remove(record, ours)
+    assert removal.removed == ()
+    assert dict(removal.kept) == {str(link): "it is a symbolic link, which certplan never "
+                                             "creates",
+                                  str(fifo): "it is not a regular file"}
+    assert link.is_symlink() and real.read_bytes() == KEY and fifo.exists()
 
 
 def test_locations_are_canonical(tmp_path: Path) -> None:

@@ -345,10 +345,20 @@ def test_remove_keeps_files_by_default() -> None:
 def test_remove_with_on_remove() -> None:
     rec = record(desired("old", on_remove={"revoke": True, "delete_files": True}),
                  on_remove={"revoke": True, "delete_files": True})
+    rec = rec.model_copy(update={"installs": [InstallRecord(
+        digest="d", fingerprint="f", parts={"/srv/b.pem": "1", "/srv/a.key": "2"},
+        installed_at=NOW)]})
     plan = make_plan([], {"old": rec}, Observations(), NOW)
-    assert only(plan) == (Action.REMOVE, "no spec declares it any more "
-                                         "(on_remove: revoke, delete installed files)")
-    assert plan.changes[0].revoke and plan.changes[0].delete_files
+    change = plan.changes[0]
+    assert change.reasons == (
+        "no spec declares it any more (on_remove: revoke, delete installed files)",
+        "revokes serial 0a1b2c if the keystore holds it for old",
+        "deletes /srv/a.key if its bytes are what certplan installed",
+        "deletes /srv/b.pem if its bytes are what certplan installed")
+    assert change.revoke and change.delete_files
+    # every path and serial a destructive action touches, for reviewers and tools
+    assert change.delete_paths == ("/srv/a.key", "/srv/b.pem")
+    assert change.revoke_serial == "0a1b2c"
 
 
 def test_noop_carries_next_renewal() -> None:

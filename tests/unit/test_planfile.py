@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from certplan.core.plan import Plan, make_plan
-from certplan.core.planfile import KIND
+from certplan.core.planfile import KIND, changes_digest, match_current
 from certplan.load import load_project
 from certplan.model.errors import CertplanError, StalePlanError
 from certplan.model.observed import Observations
@@ -107,8 +109,57 @@ def test_damaged_body(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     del doc["changes"][0]["reasons"]
     out.write_text(json.dumps(doc))
+    with pytest.raises(CertplanError, match="field changes_sha256 does not match"):
+        load_plan(out, state, project)
+    doc["changes_sha256"] = changes_digest(doc["changes"])
+    out.write_text(json.dumps(doc))
     with pytest.raises(CertplanError, match="saved plan is damaged"):
         load_plan(out, state, project)
+
+
+def test_edited_changes_are_refused_by_their_digest(tmp_path: Path) -> None:
+    project, out = setup(tmp_path)
+    state = state_of(project)
+    save_plan(out, fresh_plan(project), state, project)
+    doc = json.loads(out.read_text())
+    doc["changes"][-1]["revoke"] = True
+    out.write_text(json.dumps(doc))
+    with pytest.raises(CertplanError, match=r"plan.json: field changes_sha256 does not match"):
+        load_plan(out, state, project)
+
+
+def test_a_saved_change_must_be_what_certplan_would_plan_now(tmp_path: Path) -> None:
+    """The digest proves nothing against whoever recomputes it: apply plans again
+    and refuses a saved change that certplan would not make now."""
+    project, _ = setup(tmp_path)
+    now = fresh_plan(project)
+    assert match_current(now, now, "p.json").changes == now.changes
+    gone = now.changes[-1]
+    forged = [
+        (replace(gone, revoke=True), "changes[2] ('gone'): field revoke is true in the "
+                                     "saved plan but certplan would plan false now"),
+        (replace(gone, delete_paths=("/etc/passwd",)), "field delete_paths"),
+        (replace(gone, name="nobody-knows"), "certplan would plan nothing for this name now"),
+        (now.changes[0], "a second change for the same certificate"),
+    ]
+    for change, message in forged:
+        saved = replace(now, changes=now.changes[:2] + (change,))
+        with pytest.raises(CertplanError, match=re.escape(message)):
+            match_current(saved, now, "p.json")
+    # case 9: a remove with revoke and delete_files added for a spec that still exists
+    www = next(c for c in now.changes if c.name == "www")
+    added = replace(gone, name="www", domains=www.domains, revoke=True, delete_files=True)
+    with pytest.raises(CertplanError, match=re.escape(
+            "changes[0] ('www'): field action is remove in the saved plan but certplan "
+            "would plan issue now")):
+        match_current(replace(now, changes=(added,)), now, "p.json")
+    # the explanation may differ (ARI windows move, time passes); the action may not
+    reworded = replace(now, changes=tuple(replace(c, reasons=("old words",))
+                                          for c in now.changes))
+    assert match_current(reworded, now, "p.json").changes == now.changes
+    # a subset is fine: what is not in the file waits for the next plan
+    assert match_current(replace(now, changes=now.changes[2:]), now, "p").changes == \
+        now.changes[2:]
 
 
 def test_missing_file(tmp_path: Path) -> None:

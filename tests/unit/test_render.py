@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from certplan.core.plan import Plan, make_plan
 from certplan.core.render import RENDERERS, plan_json, render_text, summary
-from certplan.model.observed import Observations
+from certplan.model.observed import AriWindow, Observations
 from tests.unit.test_plan import DAY, NOW, desired, fleet, observed, record, target
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -35,11 +36,31 @@ def all_actions_plan() -> Plan:
     return make_plan([*specs, two, short], recs, observed(files, two), NOW)
 
 
+HOSTILE_URL = "https://ca.test/why ![img](https://evil.test/p.png) <img src=x> [t](u)"
+HOSTILE_PATH = "/srv/x\x1b[2J\r![i](https://evil.test/i.png)<img src=y>.pem"
+
+
+def destructive_plan() -> Plan:
+    """What a pull request or a CA can put in front of a reviewer: a remove that
+    revokes and deletes (every path and the serial shown), a hostile recorded path,
+    and an ARI explanationURL full of markdown and HTML."""
+    gone = desired("gone", ["gone.example.com"], install=[target(7)])
+    rec = record(gone, on_remove={"revoke": True, "delete_files": True})
+    parts = dict(rec.installs[0].parts) | {HOSTILE_PATH: "00"}
+    rec = rec.model_copy(update={"installs": [rec.installs[0].model_copy(
+        update={"parts": parts})]})
+    due = desired("ari-due", ["ari.example.com", "www.example.com"])
+    window = AriWindow(start=NOW - DAY, end=NOW + DAY, explanation_url=HOSTILE_URL)
+    return make_plan([due], {"gone": rec, "ari-due": record(due)},
+                     Observations(ari={"ari-due": window}), NOW)
+
+
 def empty_plan() -> Plan:
     return make_plan([], {}, Observations(ari_refreshed=True), NOW)
 
 
-PLANS = {"all_actions": all_actions_plan, "empty": empty_plan}
+PLANS = {"all_actions": all_actions_plan, "empty": empty_plan,
+         "destructive": destructive_plan}
 
 
 def check_golden(name: str, text: str) -> None:
@@ -79,3 +100,48 @@ def test_json_structure() -> None:
 
 def test_summary_counts() -> None:
     assert summary(empty_plan()) == "Plan: 0 to issue, 0 to renew, 0 to install, 0 to remove."
+
+
+def test_destructive_plan_shows_every_path_and_serial_and_renders_nothing() -> None:
+    plan = destructive_plan()
+    gone = next(c for c in plan.changes if c.name == "gone")
+    assert gone.revoke_serial == "0a1b2c"
+    assert set(gone.delete_paths) == {"/srv/t7/site.key", "/srv/t7/fullchain.pem",
+                                      HOSTILE_PATH}
+    doc = plan_json(plan)
+    (removed,) = [c for c in doc["changes"] if c["certificate"] == "gone"]
+    assert removed["revoke_serial"] == "0a1b2c"
+    assert set(removed["delete_paths"]) == set(gone.delete_paths)
+    text = render_text(plan)
+    assert "\x1b" not in text and "\r" not in text and "\\x1b[2J" in text
+    assert "/srv/t7/site.key" in text and "serial 0a1b2c" in text
+    md = RENDERERS["markdown"](plan, False)
+    assert "\x1b" not in md and "\r" not in md
+    rendered = re.sub(r"`[^`]*`", "", md)  # code spans show their text as written
+    assert "<img" not in rendered and "![" not in rendered and "[t]" not in rendered
+    assert "](" not in rendered.replace("\\](", "")
+    assert "`https://ca.test/why`" in md  # a URL is shown as code, never linked
+    assert "`![img](https://evil.test/p.png)`" in md
+
+
+@pytest.mark.parametrize("hostile,shown", [
+    ("see https://evil.test/x", "see `https://evil.test/x`"),
+    ("www.evil.test, then", "`www.evil.test`, then"),
+    ("mail root@evil.test", "mail `root@evil.test`"),
+    ("![i](u) [t](u)", "\\!\\[i\\](u) \\[t\\](u)"),
+    ("<script>x</script> & *bold* _em_ ~s~", "&lt;script&gt;x&lt;/script&gt; &amp; \\*bold\\* "
+                                             "\\_em\\_ \\~s\\~"),
+    ("a | b\nc\x1b[0m\u202e", "a \\| b<br>c\\\\x1b\\[0m\\\\u202e"),
+    ("`code` with ` tick https://a.test/`x`", "\\`code\\` with \\` tick `https://a.test/'x'`"),
+])
+def test_markdown_escapes_what_a_ca_or_file_supplied(hostile: str, shown: str) -> None:
+    from certplan.core.escape import markdown
+
+    assert markdown(hostile) == shown
+
+
+def test_text_shows_control_characters() -> None:
+    from certplan.core.escape import plain
+
+    assert plain("a\x1b[2J\rb\n\u202ec") == "a\\x1b[2J\\x0db\\x0a\\u202ec"
+    assert plain("a\nb", newlines=True) == "a\nb"
