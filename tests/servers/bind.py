@@ -178,7 +178,8 @@ def start_bind(workdir: Path, zones: Sequence[Zone] | None = None,
     try:
         wait_for_line(log, "running", timeout=timeout, proc=proc)
         for address in addresses:
-            _wait_answering(address, port, zones[0].name, time.monotonic() + timeout)
+            for zone in zones:  # every zone loaded, on every address
+                _wait_answering(address, port, zone.name, time.monotonic() + timeout)
     except BaseException:
         server.stop()
         raise
@@ -227,7 +228,8 @@ def start_resolver(workdir: Path, upstream: BindServer, timeout: float = 15.0) -
                         proc, log)
     try:
         wait_for_line(log, "running", timeout=timeout, proc=proc)
-        _wait_answering("127.0.0.1", port, upstream.zones[0].name, time.monotonic() + timeout)
+        for zone in upstream.zones:
+            _wait_answering("127.0.0.1", port, zone.name, time.monotonic() + timeout)
     except BaseException:
         server.stop()
         raise
@@ -235,18 +237,28 @@ def start_resolver(workdir: Path, upstream: BindServer, timeout: float = 15.0) -
 
 
 def _wait_answering(address: str, port: int, zone: str, deadline: float) -> None:
+    """Until `zone`'s SOA comes back as an answer (NOERROR with the record): a named
+    that is up but has not loaded the zone yet answers SERVFAIL or REFUSED."""
     import dns.exception
     import dns.message
     import dns.query
+    import dns.rcode
+    import dns.rdatatype
 
+    last = "no answer"
     while True:
         try:
-            dns.query.udp(dns.message.make_query(zone, "SOA"), address, timeout=0.2, port=port)
-            return
-        except (dns.exception.DNSException, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
+            response = dns.query.udp(dns.message.make_query(zone, "SOA"), address,
+                                     timeout=0.2, port=port)
+            if response.rcode() == dns.rcode.NOERROR and any(
+                    rrset.rdtype == dns.rdatatype.SOA for rrset in response.answer):
+                return
+            last = dns.rcode.to_text(response.rcode())
+        except (dns.exception.DNSException, OSError) as exc:
+            last = repr(exc)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"named at {address}:{port} does not serve {zone}: {last}")
+        time.sleep(0.02)
 
 
 def query_txt(server: BindServer, name: str, address: str | None = None) -> set[str]:
