@@ -36,27 +36,37 @@ class UnsafePath(OSError):
 def open_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> int:
     """An fd for reading a regular file at `path`; never through a final symbolic
     link, never blocking on a FIFO. UnsafePath otherwise (FileNotFoundError as is)."""
+    return _open_regular(path, dir_fd)[0]
+
+
+def _open_regular(path: str | os.PathLike[str],
+                  dir_fd: int | None = None) -> tuple[int, os.stat_result]:
     try:
         fd = os.open(path, _NOFOLLOW_READ, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePath(path, LINK_REFUSED, errno.ELOOP) from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise UnsafePath(path, "not a regular file", errno.EINVAL)
-    return fd
+    return fd, st
 
 
 def read_regular(path: str | os.PathLike[str], limit: int = MAX_READ) -> bytes:
     """The bytes of the regular file at `path`, at most `limit` of them, else UnsafePath."""
-    fd = open_regular(path)
+    fd, st = _open_regular(path)
     try:
-        if os.fstat(fd).st_size > limit:
+        if st.st_size > limit:
             raise UnsafePath(path, f"larger than {limit} bytes", errno.EFBIG)
+        # ask for what fstat said (and a byte more, to see growth), at least 64 KiB,
+        # never limit + 1 at once: os.read allocates what it is asked for, and a
+        # 1 MiB buffer per small file costs more than reading it
         chunks: list[bytes] = []
         size = 0
-        while chunk := os.read(fd, limit + 1 - size):
+        want = st.st_size + 1
+        while chunk := os.read(fd, min(limit + 1 - size, max(want - size, 65536))):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # it grew while we read
