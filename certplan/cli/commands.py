@@ -20,6 +20,7 @@ from certplan.cli.common import (
     _reload_state,
     app,
     fail,
+    read_only_run,
     report,
 )
 from certplan.model.errors import CertplanError
@@ -61,6 +62,7 @@ def plan(
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
 
+    read_only_run()
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
     try:
@@ -183,6 +185,7 @@ def list_(
     """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
     from certplan.core.inventory import LIST_RENDERERS, rows
 
+    read_only_run()
     if fmt not in LIST_RENDERERS:
         fail(f"--format {fmt!r}: choose {' or '.join(LIST_RENDERERS)}")
     try:

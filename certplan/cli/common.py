@@ -139,3 +139,11 @@ def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all
     plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
                      replace_all=replace_all, targets=targets or None)
     return project, state, plan
+
+
+def read_only_run() -> None:
+    """A plan or list: a short process that reads, plans, prints and ends, building
+    no reference cycles worth collecting. The cyclic collector only costs time here
+    (10,000 certificates: about 0.1 s of 2 s), so it is switched off; memory is
+    freed by reference counting as before. apply keeps it (long runs, threads)."""
+    gc.disable()
