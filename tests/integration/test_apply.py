@@ -33,26 +33,6 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PebbleServer]:
     server.stop()
 
 
-@pytest.fixture
-def site(pebble: PebbleServer, tmp_path: Path) -> Iterator[NginxServer]:
-    """nginx serving the webroot on the port Pebble's validator dials."""
-    import tempfile
-
-    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
-    server = start_nginx(workdir, http_port=pebble.http_port)
-    yield server
-    server.stop()
-    subprocess.run(["rm", "-rf", str(workdir)], check=False)
-
-
-@pytest.fixture
-def project(tmp_path: Path, pebble: PebbleServer) -> CertplanProject:
-    p = CertplanProject(tmp_path / "ops", pebble)
-    p.root.mkdir()
-    p.write_config()
-    return p
-
-
 @contextmanager
 def own_stack(tmp_path: Path, **pebble_options: Any) -> Iterator[tuple[CertplanProject,
                                                                        NginxServer,

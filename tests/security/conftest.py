@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.apply_project import CertplanProject
-from tests.servers.nginx import NginxServer, start_nginx
+from tests.servers.apply_fixtures import project, site  # noqa: F401  (fixtures)
 from tests.servers.pebble import PebbleServer, start_pebble
 
 
@@ -21,23 +19,6 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PebbleServer]:
     server = start_pebble(tmp_path_factory.mktemp("pebble"))
     yield server
     server.stop()
-
-
-@pytest.fixture
-def site(pebble: PebbleServer) -> Iterator[NginxServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="certplan-site-"))
-    server = start_nginx(workdir, http_port=pebble.http_port)
-    yield server
-    server.stop()
-    subprocess.run(["rm", "-rf", str(workdir)], check=False)
-
-
-@pytest.fixture
-def project(tmp_path: Path, pebble: PebbleServer) -> CertplanProject:
-    p = CertplanProject(tmp_path / "ops", pebble)
-    p.root.mkdir()
-    p.write_config()
-    return p
 
 
 @pytest.fixture

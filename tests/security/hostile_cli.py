@@ -17,7 +17,7 @@ def certplan(root: Path, *args: str, timeout: float = 60) -> subprocess.Complete
                           stdin=subprocess.DEVNULL)
 
 
-def assert_refused(res: subprocess.CompletedProcess[str], *expected: str) -> list[str]:
+def assert_problems(res: subprocess.CompletedProcess[str], *expected: str) -> list[str]:
     """Exit 1, no traceback, and every `expected` starts one "FILE: field: message"
     line (or the "Error: ..." line). Returns the problem lines."""
     assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.hostile_cli import assert_refused, certplan
+from tests.security.hostile_cli import assert_problems, certplan
 from tests.unit.test_project import write_project
 
 WEB = """\
@@ -40,7 +40,7 @@ def test_a_second_web_with_a_trailing_newline_is_refused(tmp_path: Path) -> None
     root = project(tmp_path, web=spec(),
                    evil=spec(name="web\\n", domains='"evil.example.test"'))
     for command in (["validate"], ["plan", "--no-refresh"], ["apply", "--auto-approve"]):
-        lines = assert_refused(certplan(root, *command),
+        lines = assert_problems(certplan(root, *command),
                                "specs/evil.toml: certificate[0].name: control character "
                                "U+000A at position 3")
         assert not any("web.example.test" in line for line in lines[1:])  # web itself is fine
@@ -66,7 +66,7 @@ def test_control_characters_are_refused_where_they_sit(tmp_path: Path, field: st
     kwargs = {field: value} if field != "install" else {
         "install": f"\n[[certificate.install]]\n{value}\n"}
     root = project(tmp_path, evil=spec(**kwargs))
-    assert_refused(certplan(root, "validate"), f"specs/evil.toml: {expect}")
+    assert_problems(certplan(root, "validate"), f"specs/evil.toml: {expect}")
 
 
 @pytest.mark.parametrize("filename", ["specs/deep.toml", "certplan.toml"])
@@ -74,18 +74,18 @@ def test_five_thousand_brackets_are_a_named_problem(tmp_path: Path, filename: st
     root = project(tmp_path, web=spec())
     (root / filename).write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
     for command in (["validate"], ["plan", "--no-refresh"]):
-        assert_refused(certplan(root, *command), f"{filename}: nesting too deep")
+        assert_problems(certplan(root, *command), f"{filename}: nesting too deep")
 
 
 def test_a_fifo_for_a_spec_does_not_hang(tmp_path: Path) -> None:
     root = project(tmp_path, web=spec())
     os.mkfifo(root / "specs" / "pipe.toml")
-    assert_refused(certplan(root, "validate", timeout=30),
+    assert_problems(certplan(root, "validate", timeout=30),
                    "specs/pipe.toml: not a regular file")
 
 
 def test_plan_out_into_a_missing_folder_names_the_path(tmp_path: Path) -> None:
     root = project(tmp_path, web=spec())
     assert certplan(root, "validate").returncode == 0
-    assert_refused(certplan(root, "plan", "--no-refresh", "--out", "/nonexistent/dir/p.json"),
+    assert_problems(certplan(root, "plan", "--no-refresh", "--out", "/nonexistent/dir/p.json"),
                    "Error: /nonexistent/dir/p.json: cannot write the saved plan: No such file")

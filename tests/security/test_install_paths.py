@@ -9,44 +9,16 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.apply_project import CertplanProject, spec_toml
 from tests.integration.test_apply import served_serial
-from tests.security.hostile_cli import assert_refused
-from tests.servers.nginx import NginxServer, start_nginx
-from tests.servers.pebble import PebbleServer, start_pebble
+from tests.security.hostile_cli import assert_problems
+from tests.servers.nginx import NginxServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PebbleServer]:
-    server = start_pebble(tmp_path_factory.mktemp("pebble"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def site(pebble: PebbleServer) -> Iterator[NginxServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="certplan-sec-input-"))
-    server = start_nginx(workdir, http_port=pebble.http_port)
-    yield server
-    server.stop()
-    subprocess.run(["rm", "-rf", str(workdir)], check=False)
-
-
-@pytest.fixture
-def project(tmp_path: Path, pebble: PebbleServer) -> CertplanProject:
-    p = CertplanProject(tmp_path / "ops", pebble)
-    p.root.mkdir()
-    p.write_config()
-    return p
 
 
 def hostile(name: str, key_file: str, webroot: Path, *lines: str) -> str:
@@ -81,7 +53,7 @@ def test_a_spec_aliasing_installed_files_is_refused(project: CertplanProject,
         project.write_spec("evil.toml", hostile("evil", spelling, site.webroot))
         for command in (("validate",), ("apply", "--auto-approve")):
             # specs load in name order: the later file is the one the problem is on
-            lines = assert_refused(project.run(*command))
+            lines = assert_problems(project.run(*command))
             both = [line for line in lines if f": {canonical} is also written by " in line]
             assert len(both) == 1, lines
             for file, name in (("specs/evil.toml", "evil"), ("specs/shop.toml", "shop")):
@@ -99,13 +71,13 @@ def test_a_world_readable_key_into_the_state_folder_is_refused(project: Certplan
                                            'key_mode = "0666"'))
     state = project.root / "state"
     for command in (("validate",), ("plan", "--no-refresh"), ("apply", "--auto-approve")):
-        assert_refused(project.run(*command),
+        assert_problems(project.run(*command),
                        'specs/api.toml: certificate[0].install[0].key_mode: "0666" lets group '
                        "and others read the private key")
     # once allowed, the place is still refused: it is certplan's own folder
     project.write_spec("api.toml", hostile("api", "state/./api-backup.key", site.webroot,
                                            'key_mode = "0666"', "allow_shared_key = true"))
-    assert_refused(project.apply(),
+    assert_problems(project.apply(),
                    f"specs/api.toml: certificate[0].install[0].key_file: "
                    f"{state.resolve() / 'api-backup.key'} is inside the state folder")
     assert not (state / "api-backup.key").exists() and not (state / "api.json").exists()
