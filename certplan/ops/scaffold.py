@@ -6,6 +6,7 @@ from pathlib import Path
 
 from certplan.model.errors import CertplanError
 from certplan.store.atomic import atomic_write
+from certplan.store.safefs import make_dirs
 
 CONFIG = '''\
 # certplan.toml: defaults, CAs, DNS providers. Commit it; it holds no secrets
@@ -69,6 +70,6 @@ def init_project(folder: Path) -> list[Path]:
     if existing:
         raise CertplanError("refusing to overwrite: " + ", ".join(str(p) for p in existing))
     for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent, 0o755)  # explicit mode, whatever the umask
         atomic_write(path, text.encode("utf-8"), 0o644)
     return list(files)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,14 @@ def test_keystore_someone_else_owns_is_refused(project: CertplanProject,
     assert_refused(project.apply(), "keystore .certplan:", "run `chown root .certplan`")
     assert list(keystore.iterdir()) == []
     assert not (project.root / "state" / "web.json").exists()
+
+
+def test_init_under_umask_000_creates_folders_others_cannot_write(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "certplan", "init", str(tmp_path / "new")],
+                         capture_output=True, text=True, preexec_fn=lambda: os.umask(0))
+    assert res.returncode == 0, res.stderr
+    made = [tmp_path / "new", tmp_path / "new" / "specs", tmp_path / "new" / "state",
+            tmp_path / "new" / "certplan.toml", tmp_path / "new" / "specs" / "example.toml"]
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in made}
+    assert modes == {"new": 0o755, "specs": 0o755, "state": 0o755, "certplan.toml": 0o644,
+                     "example.toml": 0o644}
