@@ -184,9 +184,10 @@ def _poll_one(url: str, expected: str, deadline: float, resolve: Resolve,
             return str(exc)
         except (OSError, http.client.HTTPException) as exc:
             why = str(exc) or type(exc).__name__
-        if clock() + interval > deadline:
+        now = clock()
+        if now >= deadline:
             return why
-        sleep(interval)
+        sleep(min(interval, deadline - now))
         interval = min(interval * 2, 1.0)
 
 

@@ -22,6 +22,7 @@ from certplan.model.errors import ChallengeError
 from certplan.model.spec import ChallengeRule
 from certplan.validators import (
     VALIDATORS,
+    StandalonePool,
     StandaloneValidator,
     WebrootValidator,
     build_validator,
@@ -234,3 +235,29 @@ def test_standalone_port_in_use(mock_dns: str) -> None:
             v.present(CHALLENGES)
         assert not v.running
         v.cleanup(CHALLENGES)  # nothing to undo, no error
+
+
+@pytest.mark.integration
+def test_standalone_pool_shares_one_server_per_address(mock_dns: str) -> None:
+    """Two orders of one run on one listen address: one server, started once; each
+    cleanup removes only its own answers; the server stops when the run closes the pool."""
+    port = free_port()
+    pool = StandalonePool()
+    one = StandaloneValidator(("127.0.0.1", port), port=port, resolvers=[mock_dns], pool=pool)
+    two = StandaloneValidator(("127.0.0.1", port), port=port, resolvers=[mock_dns], pool=pool)
+    try:
+        one.present(CHALLENGES[:1])
+        two.present(CHALLENGES[1:])
+        one.check(CHALLENGES[:1], time.monotonic() + 5)
+        two.check(CHALLENGES[1:], time.monotonic() + 5)
+        one.cleanup(CHALLENGES[:1])
+        assert _get(port, "/.well-known/acme-challenge/tok-AAAA_1")[0] == 404
+        assert _get(port, "/.well-known/acme-challenge/tok-B2") == (
+            200, CHALLENGES[1].key_authorization.encode())
+        two.cleanup(CHALLENGES[1:])
+        assert two.running  # up until the run ends, ready for the next order
+        one.present(CHALLENGES[:1])
+        assert pool.server(("127.0.0.1", port)).starts == 1
+    finally:
+        pool.close()
+    assert not one.running and _get_refused(port) and _port_is_free(port)
