@@ -164,7 +164,7 @@ def _schedule_for(d: Desired, rec: CertRecord, obs: Observations) -> Schedule:
     cert = rec.certificate
     assert cert is not None
     return schedule(d.spec.name, cert.serial, cert.not_before, cert.not_after,
-                    d.spec.renew_before_days, obs.ari.get(d.spec.name))
+                    d.spec.renew_before_days, obs.ari.get(d.spec.name), ca=rec.ca)
 
 
 def _renew_reason(sch: Schedule, obs: Observations, name: str) -> str:
@@ -252,12 +252,14 @@ def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str
         return []
     cert = rec.certificate
     sch = _schedule_for(d, rec, obs)
+    ignored = [sch.warning] if sch.warning else []
     margin = cert.not_after - sch.renew_at
     if margin < SHORT_MARGIN:
         hours = margin.total_seconds() / 3600
         return [f"{d.spec.name}: only {hours:.1f} h between renewal time and expiry; run "
-                f"`certplan apply` at least hourly (see README, short-lived certificates)"]
-    return []
+                f"`certplan apply` at least hourly (see README, short-lived certificates)"
+                ] + ignored
+    return ignored
 
 
 def _removal(name: str, rec: CertRecord) -> Change:
