@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +28,8 @@ from certplan.validators import (
     validator_name,
 )
 from tests.servers.nginx import NginxServer, nginx  # noqa: F401 - fixture
-from tests.servers.ports import free_port, stop, wait_for_port
+from tests.servers.pebble import start_challtestsrv
+from tests.servers.ports import free_port, stop
 
 
 def challenge(name: str, token: str) -> Challenge:
@@ -43,16 +43,8 @@ CHALLENGES = [challenge("www.example.com", "tok-AAAA_1"), challenge("shop.exampl
 @pytest.fixture(scope="module")
 def mock_dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """pebble-challtestsrv answering A 127.0.0.1 for any name; yields "127.0.0.1:PORT"."""
-    dns_port, mgmt_port = free_port(), free_port()
-    log = open(tmp_path_factory.mktemp("dns") / "challtestsrv.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        ["pebble-challtestsrv", "-http01", "", "-https01", "", "-tlsalpn01", "",
-         "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-         "-dns01", f"127.0.0.1:{dns_port}", "-management", f"127.0.0.1:{mgmt_port}"],
-        stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    proc, dns_port, _ = start_challtestsrv(tmp_path_factory.mktemp("dns"), None)
     try:
-        wait_for_port(mgmt_port, proc=proc)
         yield f"127.0.0.1:{dns_port}"
     finally:
         stop(proc)
