@@ -4,8 +4,8 @@ The renewal time is the earliest of the rules the user set: the pick inside the
 CA's ARI window (RFC 9773) and `not_after - renew_before_days` when the spec sets
 it (an upper bound, ARI or not). With neither, when 1/3 of the lifetime is left
 (1/2 for certificates of 10 days or less, whose margin must survive a missed
-run). An ARI window not inside the certificate's validity is ignored, with a
-warning naming the CA.
+run). An ARI window that ends after the certificate expires is ignored, with a
+warning naming the CA (a window in the past means "renew now" and is honoured).
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ def _lifetime_rule(not_before: datetime, not_after: datetime) -> Schedule:
 
 
 def ari_outside(window: AriWindow, not_before: datetime, not_after: datetime) -> bool:
-    """A window that is not inside the certificate's validity cannot be meant for it
-    (seen: a pick after expiry for 180-second certificates)."""
-    return window.start < not_before or window.end > not_after
+    """A window reaching past the certificate's expiry cannot be meant for it (seen: a
+    pick after expiry for 180-second certificates). A window in the past, even before
+    `not_before`, is how a CA says "renew now" (RFC 9773 4.2, e.g. after a mass
+    revocation): that is honoured, it can only make the renewal earlier."""
+    return window.end > not_after
 
 
 def schedule(name: str, serial: str, not_before: datetime, not_after: datetime,
@@ -77,14 +79,13 @@ def schedule(name: str, serial: str, not_before: datetime, not_after: datetime,
              ca: str | None = None) -> Schedule:
     """The earliest of the rules the user set: the CA's ARI pick and, when the spec
     sets it, `renew_before_days`; the lifetime rule only when neither applies. An
-    ARI window outside the certificate's validity is ignored with a warning."""
+    ARI window that ends after expiry is ignored with a warning."""
     days = _days_rule(not_before, not_after, renew_before_days)
     warning = None
     if ari is not None and ari_outside(ari, not_before, not_after):
         warning = (f"{name}: the ARI window from CA {ca or '(unknown)'} "
-                   f"({moment(ari.start)} .. {moment(ari.end)}) is not inside the "
-                   f"certificate's validity ({moment(not_before)} .. {moment(not_after)}): "
-                   f"ignored")
+                   f"({moment(ari.start)} .. {moment(ari.end)}) ends after the "
+                   f"certificate expires ({moment(not_after)}): ignored")
         ari = None
     if ari is not None:
         at = ari_pick(ari, name, serial)

@@ -65,17 +65,22 @@ def test_renew_before_days_bounds_the_ari_pick() -> None:
 @pytest.mark.parametrize("window", [
     AriWindow(T0 + 200 * D, T0 + 201 * D),        # after expiry
     AriWindow(T0 + 89 * D, T0 + 91 * D),          # ends after expiry
-    AriWindow(T0 - 2 * D, T0 + D),                # starts before the certificate
-], ids=["after-expiry", "ends-after", "starts-before"])
-def test_ari_window_outside_validity_is_ignored_with_a_warning(window: AriWindow) -> None:
+], ids=["after-expiry", "ends-after"])
+def test_ari_window_past_expiry_is_ignored_with_a_warning(window: AriWindow) -> None:
     sch = schedule("www", "01", T0, T0 + 90 * D, None, window, ca="pebble")
     assert (sch.renew_at, sch.basis) == (T0 + 60 * D, "lifetime")
     assert sch.warning is not None
     assert sch.warning.startswith("www: the ARI window from CA pebble (")
-    assert sch.warning.endswith("is not inside the certificate's validity (2026-01-01 00:00 "
-                                "UTC .. 2026-04-01 00:00 UTC): ignored")
+    assert sch.warning.endswith("ends after the certificate expires (2026-04-01 00:00 UTC): "
+                                "ignored")
     with_days = schedule("www", "01", T0, T0 + 90 * D, 7, window, ca="pebble")
     assert (with_days.renew_at, with_days.basis) == (T0 + 83 * D, "renew_before_days")
+
+
+def test_ari_window_in_the_past_means_renew_now() -> None:
+    """Even before not_before: a CA's "renew now" (mass revocation), honoured."""
+    sch = schedule("www", "01", T0, T0 + 90 * D, 30, AriWindow(T0 - 2 * D, T0 - D))
+    assert sch.basis == "ari" and sch.renew_at < T0 and sch.warning is None
 
 
 def test_short_certificate_with_ari_after_expiry_renews_by_lifetime() -> None:
