@@ -73,3 +73,11 @@ def test_plain_apply_applies_the_others_and_exits_1_naming_the_broken(
     res = two.apply()
     assert res.returncode == 1 and "broken" in res.stderr
     assert two.apply("--target", "other").returncode == 0
+
+
+def test_show_and_revoke_name_the_broken_record(two: CertplanProject) -> None:
+    for args in (("show", "broken"), ("revoke", "broken", "--yes")):
+        res = two.run(*args)
+        assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+        assert "broken: its state record does not load: " in res.stderr
+        assert "state/broken.json: not valid JSON" in res.stderr
