@@ -138,7 +138,9 @@ def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all
     obs = observe(project, state.records, refresh_ari=refresh)
     plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
                      replace_all=replace_all, targets=targets or None)
-    return project, state, plan
+    from certplan.ops.ratelimits import with_rate_limits
+
+    return project, state, with_rate_limits(plan, project)
 
 
 def read_only_run() -> None:
