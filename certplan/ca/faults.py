@@ -25,7 +25,7 @@ def excerpt(text: str, html: bool = False, limit: int = EXCERPT_CHARS) -> str:
     control and direction-changing characters shown as '?'."""
     if html:
         text = _TAG.sub(" ", text)
-    text = " ".join(_UNPRINTABLE.sub("?", text).split())
+    text = _UNPRINTABLE.sub("?", " ".join(text.split()))
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -50,16 +50,18 @@ class HttpAnswer:
         method = response.request.method if response.request is not None else None
         return cls(method=method or "GET", url=str(response.url), status=response.status_code,
                    reason=excerpt(response.reason or "", limit=60),
-                   content_type=content_type or "no Content-Type",
+                   content_type=content_type,
                    body=excerpt(text, html="html" in content_type.lower()))
 
     def status_line(self) -> str:
         return f"HTTP {self.status} {self.reason}".rstrip()
 
     def describe(self) -> str:
-        """'HTTP 404 Not Found from https://ca/dir (text/html: "Not Found")'."""
-        body = f': "{self.body}"' if self.body else ", empty body"
-        return f"{self.status_line()} from {self.url} ({self.content_type}{body})"
+        """'HTTP 404 Not Found from GET https://ca/dir (text/html: "Not Found")'."""
+        kind = self.content_type or "no Content-Type"
+        body = (f'{self.content_type}: "{self.body}"' if self.content_type else f'"{self.body}"') \
+            if self.body else f"{kind}, empty body"
+        return f"{self.status_line()} from {self.method} {self.url} ({body})"
 
 
 class HttpFailure(Exception):

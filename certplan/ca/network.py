@@ -252,8 +252,10 @@ def translated_errors(directory_url: str, action: str) -> Iterator[None]:
     except requests.exceptions.RequestException as error:
         raise AcmeError(f"CA {directory_url}: {action} failed: {_words(error)}") from error
     except KeyError as error:
+        what = str(error.args[0]) if error.args else ""
+        what = f"no field {what!r}" if what.isidentifier() else what or "a field is missing"
         raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: "
-                        f"no {error} in it") from error
+                        f"{what}") from error
     except (ValueError, DeserializationError) as error:
         raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: "
                         f"{_words(error)}") from error
