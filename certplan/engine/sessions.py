@@ -183,9 +183,15 @@ class Sessions:
             raise AcmeError(f"CA {endpoint.name} requires External Account Binding: set "
                             f"eab_kid and eab_hmac_key in [ca.{endpoint.name}] of "
                             f"certplan.toml")
+        from certplan.ca.deadline import time_left
         from certplan.ca.eab import fetch_eab_by_email
 
-        return fetch_eab_by_email(endpoint.eab_email_url, endpoint.email, self.timeout)
+        left = time_left()
+        if left is not None and left <= 0:
+            raise AcmeError(f"CA {endpoint.name}: --timeout ran out before the EAB credentials "
+                            f"could be fetched from {endpoint.eab_email_url}")
+        timeout = self.timeout if left is None else min(self.timeout, left)
+        return fetch_eab_by_email(endpoint.eab_email_url, endpoint.email, timeout)
 
 
 def _acquire(lock: threading.Lock, ca_name: str) -> None:
