@@ -46,5 +46,5 @@ def rate_limit_warnings(plan: Plan, project: Project) -> list[str]:
             continue
         out.append(f"rate limited by {ca} until {utc_minute(limit.until)} ({limit.reason}): "
                    f"apply sends it nothing for {', '.join(names)} until then "
-                   f"(--ignore-rate-limit to try anyway)")
+                   f"unless --ignore-rate-limit")
     return out
