@@ -72,7 +72,9 @@ class HttpFailure(Exception):
         self.answer = answer
         self.not_json = not_json
         if not_json:
-            text = f"{answer.describe()} is not JSON: is this the ACME directory URL?"
+            text = f"{answer.describe()} is not valid JSON"
+            if "json" not in answer.content_type:
+                text += ": is this the ACME directory URL?"
         else:
             text = answer.describe()
             if answer.status == 400 and answer.url.startswith("http://"):

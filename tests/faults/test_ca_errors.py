@@ -64,7 +64,16 @@ def test_a_page_that_is_not_json(httpserver: HTTPServer) -> None:
     url = httpserver.url_for("/dir")
     assert connect_error(url) == (
         f'CA {url}: the directory request failed: HTTP 200 OK from GET {url} (text/html: '
-        '"Welcome to our portal") is not JSON: is this the ACME directory URL?')
+        '"Welcome to our portal") is not valid JSON: is this the ACME directory URL?')
+
+
+def test_invalid_json_that_says_it_is_json(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/dir").respond_with_data('{"newNonce": ',
+                                                        content_type="application/json")
+    url = httpserver.url_for("/dir")
+    assert connect_error(url) == (
+        f'CA {url}: the directory request failed: HTTP 200 OK from GET {url} '
+        '(application/json: "{"newNonce":") is not valid JSON')
 
 
 def test_json_that_is_not_a_directory(httpserver: HTTPServer) -> None:

@@ -8,6 +8,7 @@ import os
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -45,8 +46,7 @@ def test_retry_after_until(header: str | None, expected: datetime) -> None:
 def test_utc_minute_rounds_up_never_earlier() -> None:
     assert utc_minute(datetime(2026, 11, 27, 14, 5, tzinfo=UTC)) == "2026-11-27 14:05 UTC"
     assert utc_minute(datetime(2026, 11, 27, 14, 5, 1, tzinfo=UTC)) == "2026-11-27 14:06 UTC"
-    berlin = datetime(2026, 11, 27, 15, 5, tzinfo=UTC).astimezone(
-        __import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    berlin = datetime(2026, 11, 27, 15, 5, tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
     assert utc_minute(berlin) == "2026-11-27 15:05 UTC"
 
 
