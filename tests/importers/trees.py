@@ -243,7 +243,8 @@ def certbot_tree(root: Path, ca: SigningCA) -> dict[str, list[Issued]]:
                     "authenticator = webroot\nwebroot_path = /var/www/html,\n"
                     "key_type = ecdsa\nelliptic_curve = secp256r1\n"
                     "renew_hook = systemctl reload nginx",
-                    "[[webroot_map]]\nexample.com = /var/www/html\nwww.example.com = /var/www/www\n")
+                    "[[webroot_map]]\nexample.com = /var/www/html\n"
+                    "www.example.com = /var/www/www\n")
     certbot_renewal(root, "shop.example.com", server, account_id,
                     "authenticator = standalone\nkey_type = rsa\nrsa_key_size = 2048\n"
                     "pre_hook = systemctl stop haproxy\npost_hook = systemctl start haproxy")
