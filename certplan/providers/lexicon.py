@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pkgutil
 import threading
 from typing import Any, ClassVar
@@ -40,14 +41,12 @@ INSTALL_HINT = "dns-lexicon is not installed: pip install 'certplan[lexicon]'"
 
 def lexicon_providers() -> list[str] | None:
     """The provider names dns-lexicon offers, or None when it is not installed
-    (found by listing its package, without importing any provider)."""
-    try:
-        spec = importlib.util.find_spec(PROVIDERS_PACKAGE)
-    except ModuleNotFoundError:
-        return None
+    (found by listing its providers folder: nothing of lexicon is imported)."""
+    spec = importlib.util.find_spec("lexicon")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return sorted(m.name for m in pkgutil.iter_modules(spec.submodule_search_locations)
+    folders = [os.path.join(p, "_private", "providers") for p in spec.submodule_search_locations]
+    return sorted(m.name for m in pkgutil.iter_modules(folders)
                   if m.name not in ("base", "auto"))
 
 

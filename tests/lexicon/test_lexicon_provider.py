@@ -4,10 +4,17 @@ removed exactly, and credentials come from secret references only."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from pytest_httpserver import HTTPServer
+from typer.testing import CliRunner
 
+from certplan.cli import app
 from certplan.model.errors import ProviderError
 from certplan.providers import PROVIDERS
 from certplan.providers.lexicon import lexicon_providers
@@ -16,6 +23,7 @@ from tests.lexicon.fakes import FakeDNSimple, FakePowerDNS
 KEY = "pdns-api-key-0123456789"
 TOKEN = "dnsimple-token-9876543210"
 NAME = "_acme-challenge.www.example.com."
+REPO = Path(__file__).resolve().parents[2]
 
 
 def pdns(server: HTTPServer, monkeypatch: pytest.MonkeyPatch, key: str = KEY):
@@ -87,3 +95,25 @@ def test_config_is_checked_without_contacting_anything() -> None:
             {"provider": "godaddy", "options": {"auth_secret": "in-the-clear"}}):
         with pytest.raises(ValidationError):
             model.model_validate(bad)
+
+
+def test_providers_command_lists_builtin_and_lexicon(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["providers"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0] == "Built-in: aliyun, cloudflare, exec, rfc2136"
+    assert lines[1].startswith("lexicon (") and "powerdns" in lines[1] and "route53" in lines[1]
+
+
+def test_lexicon_is_imported_only_when_a_record_is_written(tmp_path: Path) -> None:
+    """Loading, validating and planning a project with a lexicon provider reads
+    lexicon's provider list, never imports lexicon itself."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "certplan.toml").write_text(
+        '[providers.r53]\ntype = "lexicon"\nprovider = "route53"\n'
+        'credentials = { auth_access_key = { env = "AWS_ACCESS_KEY_ID" } }\n')
+    probe = ("import sys; from pathlib import Path; from certplan.load import load_project; "
+             "load_project(Path('.')); print([m for m in sys.modules if m.startswith('lexicon')])")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "[]", out.stderr
