@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import stat
 import tomllib
 from pathlib import Path
 
+from certplan.ops.importers.common import files_target
 from certplan.ops.importers.shellconf import parse_shell_conf
 from certplan.store.keystore import Keystore
 from tests.importers.conftest import run
@@ -114,7 +117,7 @@ def test_dry_run_writes_nothing_and_conflicts_name_what_exists(ops: Path, tmp_pa
     acmesh_home(home, test_ca, tmp_path / "out")
     before = sorted(str(p) for p in ops.rglob("*"))
     config = (ops / "certplan.toml").read_bytes()
-    res = run(ops, "import", "acme.sh", "--dry-run", str(home))
+    res = run(ops, "import", "acme.sh", "--dry-run", "--config-home", str(home))
     assert res.exit_code == 0, res.output
     assert "[[certificate]]" in res.output and 'name = "api.example.com"' in res.output
     assert "Would write state records: " in res.output
@@ -137,3 +140,18 @@ def test_not_an_acmesh_home_is_one_clear_error(ops: Path, tmp_path: Path) -> Non
     assert res.exit_code == 1 and "not an acme.sh home" in res.output
     res = run(ops, "import", "acme.sh", str(tmp_path / "missing"))
     assert res.exit_code == 1 and "no such folder" in res.output
+
+
+def test_install_table_keeps_the_key_mode_and_group_the_server_reads(tmp_path: Path) -> None:
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    key.write_bytes(b"key")
+    cert.write_bytes(b"cert")
+    os.chmod(key, 0o640)
+    os.chown(key, -1, 65534)
+    table = files_target({"key_file": str(key), "fullchain_file": str(cert)}, reload="r")
+    assert table == {"key_file": str(key), "fullchain_file": str(cert), "key_mode": "0640",
+                     "allow_shared_key": True, "group": grp.getgrgid(65534).gr_name,
+                     "reload": "r"}
+    # one path named as two kinds keeps the last (acme.sh --cert-file = --fullchain-file)
+    assert files_target({"cert_file": str(cert), "fullchain_file": str(cert)}) == {
+        "fullchain_file": str(cert)}
