@@ -86,7 +86,7 @@ class LexiconProvider(Provider):
 
     def __init__(self, instance_name: str, config: Any):
         super().__init__(instance_name, config)
-        self._zones: dict[str, Any] = {}  # zone -> authenticated lexicon provider
+        self._zones: set[str] = set()  # zones this account was seen to serve
         self._lock = threading.Lock()
 
     @property
@@ -102,30 +102,35 @@ class LexiconProvider(Provider):
         self._call("deleting", name, lambda p: p.delete_record(None, "TXT", name, value))
 
     def _call(self, doing: str, name: str, action: Any) -> None:
-        provider = self._provider_for(name)
-        try:
-            action(provider)
-        except Exception as exc:  # lexicon raises requests and its own errors alike
-            raise self.error(f"{doing} TXT {name}: {_describe(exc)}") from None
+        """One add or delete. Calls are serialized per provider (parallel certificates
+        share it, and lexicon's providers read-modify-write whole record sets), and
+        each uses a freshly authenticated lexicon provider, so that no zone data a
+        provider cached before another change is ever written back."""
+        with self._lock:
+            provider = self._provider_for(name)
+            try:
+                action(provider)
+            except Exception as exc:  # lexicon raises requests' and its own errors alike
+                raise self.error(f"{doing} TXT {name}: {_describe(exc)}") from None
 
     def _provider_for(self, name: str) -> Any:
-        with self._lock:
-            candidates = [self.config.zone.rstrip(".").lower()] if self.config.zone else \
-                _zones_of(name)
-            for zone in candidates:
-                if zone in self._zones:
-                    return self._zones[zone]
-            module = self._module()
-            tried = []
-            for zone in candidates:
-                provider = module.Provider(self._resolver(zone))
-                try:
-                    provider.authenticate()
-                except Exception as exc:
-                    tried.append(f"{zone}: {_describe(exc)}")
-                    continue
-                self._zones[zone] = provider
-                return provider
+        if self.config.zone:
+            candidates = [self.config.zone.rstrip(".").lower()]
+        else:
+            candidates = _zones_of(name)
+            known = [z for z in candidates if z in self._zones]
+            candidates = known[:1] or candidates
+        module = self._module()
+        tried = []
+        for zone in candidates:
+            provider = module.Provider(self._resolver(zone))
+            try:
+                provider.authenticate()
+            except Exception as exc:
+                tried.append(f"{zone}: {_describe(exc)}")
+                continue
+            self._zones.add(zone)
+            return provider
         raise self.error(f"no zone for {name} is served by this account ("
                          + "; ".join(tried) + ")")
 

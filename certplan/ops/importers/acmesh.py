@@ -61,7 +61,7 @@ def read_acmesh(home: Path) -> Found:
         ecc_twin = folder.name.endswith(ECC_SUFFIX) and base in plain
         try:
             reader.certificate(folder, default_ca, taken, ecc_twin)
-        except CertplanError as exc:
+        except (CertplanError, OSError, ValueError, IndexError) as exc:
             found.todo.append(f"{folder}: not imported: {exc}")
     for directory in sorted({c.directory for c in found.certs}):
         reader.account(directory)

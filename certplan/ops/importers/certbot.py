@@ -76,7 +76,7 @@ def read_certbot(root: Path) -> Found:
         try:
             conf = parse_configobj(conf_path.read_text(encoding="utf-8", errors="replace"))
             cert, account = _certificate(found, conf_path, conf, taken)
-        except (CertplanError, OSError) as exc:
+        except (CertplanError, OSError, ValueError, IndexError) as exc:
             found.todo.append(f"{conf_path}: not imported: {exc}")
             continue
         found.certs.append(cert)
