@@ -27,6 +27,7 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import re
 import threading
 from typing import Any, ClassVar
 
@@ -167,4 +168,5 @@ def _describe(exc: Exception) -> str:
     if response is not None and getattr(response, "status_code", None) is not None:
         return f"HTTP {response.status_code} from {response.url.split('?')[0]}"
     text = str(exc).splitlines()[0] if str(exc) else ""
+    text = re.sub(r"\?\S*", "?...", text)  # a query string may carry a key (namesilo)
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

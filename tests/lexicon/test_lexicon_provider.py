@@ -117,3 +117,14 @@ def test_lexicon_is_imported_only_when_a_record_is_written(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_an_unreachable_api_is_named_without_its_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAMESILO_KEY", "namesilo-secret-key-77")
+    provider = PROVIDERS.get("lexicon")("ns", {
+        "provider": "namesilo", "credentials": {"auth_token": {"env": "NAMESILO_KEY"}},
+        "options": {"api_endpoint": "http://127.0.0.1:9/api"}, "zone": "example.com"})
+    with pytest.raises(ProviderError) as err:
+        provider.add_txt(NAME, "v")
+    assert "ns (lexicon namesilo)" in str(err.value)
+    assert "namesilo-secret-key-77" not in str(err.value)
