@@ -62,7 +62,8 @@ def test_import_writes_specs_state_and_keystore(ops: Path, tmp_path: Path,
     assert api["install"][0]["reload"] == "service haproxy reload && logger 'cert renewed'"
     assert api["install"][0]["cert_file"] == f"{out}/api.pem"
     alone = spec(ops, "standalone.example.org")
-    assert alone["challenge"] == {"type": "http-01", "standalone": True}
+    assert alone["challenge"] == {"type": "http-01", "standalone": True, "listen": ":8080"}
+    assert alone["renew_before_days"] == 60  # renewed 30 days after issuance, of 90
     assert alone["key"] == "ec-384" and "install" not in alone
     config = tomllib.loads((ops / "certplan.toml").read_text())
     assert config["providers"]["ali"] == {"type": "aliyun",
@@ -155,3 +156,18 @@ def test_install_table_keeps_the_key_mode_and_group_the_server_reads(tmp_path: P
     # one path named as two kinds keeps the last (acme.sh --cert-file = --fullchain-file)
     assert files_target({"cert_file": str(cert), "fullchain_file": str(cert)}) == {
         "fullchain_file": str(cert)}
+
+
+def test_account_key_in_the_old_layout_is_found(ops: Path, tmp_path: Path,
+                                                test_ca: SigningCA) -> None:
+    """acme.sh before 2.9 kept the account in ca/<host>/ (it moves it when it runs)."""
+    home = tmp_path / ".acme.sh"
+    acmesh_home(home, test_ca, tmp_path / "out")
+    new = home / "ca/acme-v02.api.letsencrypt.org/directory"
+    for name in ("account.key", "ca.conf"):
+        (new / name).rename(home / "ca/acme-v02.api.letsencrypt.org" / name)
+    assert run(ops, "import", "acme.sh", str(home)).exit_code == 0
+    key_path, info = Keystore(ops / ".certplan").account_paths(LE, "ops@example.com")
+    assert json.loads(info.read_text())["account_url"].endswith("/acct/4242")
+    assert key_path.read_bytes() == (home / "ca/acme-v02.api.letsencrypt.org/"
+                                     "account.key").read_bytes()

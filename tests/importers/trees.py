@@ -170,7 +170,8 @@ def acmesh_home(home: Path, ca: SigningCA, out: Path) -> dict[str, Issued]:
         "Le_ReloadCmd": b64("service haproxy reload && logger 'cert renewed'"),
         "Le_DeployHook": "haproxy,"})
     acmesh_cert(home, "standalone.example.org_ecc", certs["standalone"], {
-        "Le_Webroot": "no", "Le_Keylength": "ec-384"})
+        "Le_Webroot": "no", "Le_Keylength": "ec-384", "Le_HTTPPort": "8080",
+        "Le_RenewalDays": "30"})
     return certs
 
 

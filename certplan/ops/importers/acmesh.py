@@ -192,9 +192,13 @@ class _Reader:
         folder = ca_folder(self.home / "ca", directory)
         key_path = Path(self.account_conf.get("ACCOUNT_KEY_PATH") or folder / "account.key")
         key = read_bytes(key_path)
+        host = urlsplit(directory).hostname
+        if key is None and "ACCOUNT_KEY_PATH" not in self.account_conf and host:
+            key_path = self.home / "ca" / host.lower() / "account.key"  # before 2.9: ca/<host>/
+            key = read_bytes(key_path)
         if key is None:
             self.found.todo.append(f"no account key for {directory} at {key_path}: certplan "
                                    "creates a new account at the first renewal")
             return
-        url = read_shell_conf(folder / "ca.conf").get("ACCOUNT_URL") or None
+        url = read_shell_conf(key_path.parent / "ca.conf").get("ACCOUNT_URL") or None
         self.found.accounts.append(FoundAccount(directory, key, url, str(key_path)))
