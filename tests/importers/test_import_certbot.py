@@ -13,7 +13,14 @@ from certplan.model.crypto import cert_info
 from certplan.store.keystore import Keystore
 from tests.importers.conftest import run
 from tests.importers.test_import_acmesh import AT, LE, plan, spec
-from tests.importers.trees import CERTBOT_SECRETS, SigningCA, certbot_tree
+from tests.importers.trees import (
+    CERTBOT_SECRETS,
+    SigningCA,
+    certbot_live,
+    certbot_renewal,
+    certbot_tree,
+    write,
+)
 
 
 def test_import_certbot_tree(ops: Path, tmp_path: Path, test_ca: SigningCA) -> None:
@@ -95,3 +102,27 @@ def test_unreadable_lineage_is_listed_and_the_rest_imported(ops: Path, tmp_path:
     assert "shop.example.com.conf: not imported: cannot read" in res.output
     assert sorted(p.stem for p in (ops / "specs").glob("*.toml")) == ["example.com",
                                                                       "wild.example.com"]
+
+
+def test_rfc2136_plugin_keeps_its_public_settings_not_its_secret(
+        ops: Path, tmp_path: Path, test_ca: SigningCA) -> None:
+    root = tmp_path / "letsencrypt"
+    certbot_live(root, "int.example.com", [test_ca.issue(["int.example.com"])])
+    creds = write(root / "rfc2136.ini", "dns_rfc2136_server = 192.0.2.53\n"
+                  "dns_rfc2136_port = 5353\ndns_rfc2136_name = certbot-key.\n"
+                  "dns_rfc2136_secret = c2VjcmV0LXRzaWctdmFsdWU=\n"
+                  "dns_rfc2136_algorithm = HMAC-SHA512\n", 0o600)
+    certbot_renewal(root, "int.example.com", LE, "none",
+                    f"authenticator = dns-rfc2136\ndns_rfc2136_credentials = {creds}\n"
+                    "post_hook = systemctl reload nginx")
+    res = run(ops, "import", "certbot", str(root))
+    assert res.exit_code == 0, res.output
+    config = tomllib.loads((ops / "certplan.toml").read_text())
+    assert config["providers"]["rfc2136"] == {
+        "type": "rfc2136", "tsig_secret": {"env": "RFC2136_TSIG_SECRET"},
+        "server": "192.0.2.53:5353", "tsig_name": "certbot-key.",
+        "tsig_algorithm": "hmac-sha512"}
+    assert spec(ops, "int.example.com")["install"][0]["reload"] == "systemctl reload nginx"
+    assert "account none" in res.output  # no account folder: listed, a new one at renewal
+    assert run(ops, "validate").exit_code == 0
+    assert "c2VjcmV0LXRzaWctdmFsdWU=" not in res.output + (ops / "certplan.toml").read_text()

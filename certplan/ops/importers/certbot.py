@@ -39,7 +39,7 @@ LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 _CLEAR_RELOAD = re.compile(
     r"(systemctl (reload|restart|reload-or-restart|try-reload-or-restart) [\w@.-]+"
     r"|service [\w@.-]+ (reload|restart)|(/usr/sbin/)?nginx -s reload"
-    r"|(apachectl|apache2ctl)( -k)? graceful|haproxy -sf .*)")
+    r"|(apachectl|apache2ctl)( -k)? graceful)")
 SERVER_COMMANDS = {"nginx": ("nginx -t", "nginx -s reload"),
                    "apache": ("apachectl configtest", "apachectl graceful")}
 
