@@ -12,12 +12,14 @@ from certplan.providers.aliyun import AliyunProvider
 from certplan.providers.base import Provider, ProviderConfig
 from certplan.providers.cloudflare import CloudflareProvider
 from certplan.providers.exec import ExecProvider
+from certplan.providers.lexicon import LexiconProvider
 from certplan.providers.rfc2136 import Rfc2136Provider
 
 PROVIDERS: Registry[type[Provider]] = Registry("DNS provider")
 
-for _cls in (Rfc2136Provider, CloudflareProvider, AliyunProvider, ExecProvider):
+for _cls in (Rfc2136Provider, CloudflareProvider, AliyunProvider, ExecProvider,
+             LexiconProvider):
     PROVIDERS.register(_cls.name, _cls)
 
 __all__ = ["PROVIDERS", "Provider", "ProviderConfig", "AliyunProvider", "CloudflareProvider",
-           "ExecProvider", "Rfc2136Provider"]
+           "ExecProvider", "LexiconProvider", "Rfc2136Provider"]

@@ -204,6 +204,25 @@ class Keystore:
         fsync_dir(key_path.parent)
         return aside
 
+    def adopt_account(self, directory: str, email: str, key_pem: bytes,
+                      account_url: str | None) -> bool:
+        """Take over an existing ACME account's key (imported from another client) so
+        that the next order uses that account. Created 0600 and never overwritten:
+        False when this very key is there already, KeystoreError when another is."""
+        key_path, _ = self.account_paths(directory, email)
+        existing = _read(key_path)
+        if existing is not None:
+            if existing.strip() == key_pem.strip():
+                return False
+            raise KeystoreError(f"{key_path} holds another account key for {directory}; "
+                                "nothing was changed")
+        self._dir("accounts")
+        with self._lock:
+            if not _create_exclusive(key_path, key_pem, KEY_MODE):
+                raise KeystoreError(f"{key_path} appeared while importing; nothing was changed")
+            self._write_account(directory, email, account_url, only_if_missing=False)
+        return True
+
     # An account key rollover: the new key is staged beside the old one (0600) before the
     # CA is asked, and takes its place only once the CA accepted it.
 

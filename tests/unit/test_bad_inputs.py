@@ -243,7 +243,7 @@ CASES = [
          [f"{C}: providers.bind.type: field required"]),
     Case("unknown-provider-type", {C: config_with('type = "rfc2136"', 'type = "route53"')},
          [f"{C}: providers.bind.type: unknown DNS provider 'route53' (known: aliyun, "
-          "cloudflare, exec, rfc2136)"]),
+          "cloudflare, exec, lexicon, rfc2136)"]),
     Case("provider-field-wrong-type", {C: config_with("tsig_name", "ttl = 'x'\ntsig_name")},
          [f"{C}: providers.bind.ttl: input should be a valid integer"]),
     Case("bad-dns-resolver", {C: CONFIG + '\n[dns]\nresolvers = ["dns.google"]\n'},

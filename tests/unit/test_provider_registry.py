@@ -13,7 +13,7 @@ from certplan.providers import PROVIDERS, Provider, ProviderConfig
 
 
 def test_builtin_providers_are_registered() -> None:
-    assert PROVIDERS.names() == ["aliyun", "cloudflare", "exec", "rfc2136"]
+    assert PROVIDERS.names() == ["aliyun", "cloudflare", "exec", "lexicon", "rfc2136"]
     for name in PROVIDERS.names():
         cls = PROVIDERS.get(name)
         assert issubclass(cls, Provider) and cls.name == name
