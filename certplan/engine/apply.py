@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from certplan.core.plan import Action, Change, Plan, current_installs
+from certplan.engine.crashpoints import crashpoint
 from certplan.engine.issuance import Issued, Issuer
 from certplan.engine.sessions import Sessions
 from certplan.installers import INSTALLERS
@@ -101,7 +102,7 @@ class Applier:
         desired = self.project.by_name()[name]
         directory = desired.directories[desired.spec.ca.index(ca)]
         pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock(),
-                               csr_pem=csr_pem.decode("ascii"))
+                               csr_pem=csr_pem.decode("ascii"), profile=desired.spec.profile)
         rec = self.records.get(name)
         if rec is None:
             rec = self._base_record(desired, ca, directory, None)
@@ -125,6 +126,7 @@ class Applier:
         issued = self.issuer.obtain(desired.spec, old)
         record = self._issued_record(desired, issued, old)
         self._save(record)
+        crashpoint("after-state")
         self.keystore.clear_pending(change.name)  # its key only now: see Issuer._obtain_from
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record)
@@ -163,6 +165,7 @@ class Applier:
         failures = []
         for i in which:
             target = targets[i]
+            self.log(f"{desired.spec.name}: installing install[{i}] ({target.type})")
             try:
                 result = INSTALLERS.get(target.type)().install(target, material)
                 installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
