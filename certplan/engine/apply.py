@@ -46,7 +46,7 @@ class Applier:
         self.store = store
         self.serial = state.serial  # what each write expects (compare-and-swap)
         self.keystore = Keystore(project.keystore_dir)
-        self.sessions = Sessions(project, self.keystore)
+        self.sessions = Sessions(project, self.keystore, log=log)
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()

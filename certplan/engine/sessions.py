@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,9 @@ class CaEndpoint:
 class Sessions:
     """One connected, registered AcmeClient per CA name, shared by the workers."""
 
-    def __init__(self, project: Project, keystore: Keystore, timeout: float = 30.0):
+    def __init__(self, project: Project, keystore: Keystore, timeout: float = 30.0,
+                 log: Callable[[str], None] | None = None):
+        self.log = log or (lambda line: None)
         self.project = project
         self.keystore = keystore
         self.timeout = timeout
@@ -80,11 +83,14 @@ class Sessions:
 
     def _connect(self, endpoint: CaEndpoint) -> AcmeClient:
         from certplan.ca import AcmeClient, TermsNotAgreed
+        from certplan.engine.accountkeys import settle_staged_key
 
         if endpoint.ca_bundle is not None and not os.access(endpoint.ca_bundle, os.R_OK):
             raise AcmeError(f"certplan.toml: ca.{endpoint.name}.ca_bundle: cannot read "
                             f"{endpoint.ca_bundle}")
 
+        # a key rollover cut short: sign with the key the CA has, never the other
+        settle_staged_key(self.keystore, endpoint, self.timeout, self.log)
         key_pem = self.keystore.account_key(endpoint.directory, endpoint.email or "")
         client = AcmeClient.connect(endpoint.directory, load_key(key_pem, source="account key"),
                                     ca_bundle=endpoint.ca_bundle, timeout=self.timeout)
