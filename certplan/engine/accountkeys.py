@@ -17,7 +17,7 @@ so a rollover cut short never makes apply create a second account with the old k
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from certplan.engine.crashpoints import crashpoint
 from certplan.model.crypto import generate_key, key_to_pem, load_key
@@ -26,9 +26,21 @@ from certplan.store.keystore import Keystore
 
 if TYPE_CHECKING:
     from certplan.ca import AcmeClient
-    from certplan.engine.sessions import CaEndpoint
 
 Log = Callable[[str], None]
+
+
+class CaEndpoint(Protocol):
+    """What this needs of engine.sessions.CaEndpoint (which imports this module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def directory(self) -> str: ...
+    @property
+    def ca_bundle(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
 
 
 def _find(endpoint: CaEndpoint, key_pem: bytes, what: str, timeout: float) -> str | None:

@@ -184,3 +184,19 @@ def test_an_open_order_for_another_key_type_is_not_resumed(
     assert_consistent(project, site)
     key = load_key(site.key_path.read_bytes())
     assert describe_key(key) == "rsa-2048" == project.state(NAME)["key_type"]
+
+
+def test_every_step_is_reported_as_it_starts(project: CertplanProject,
+                                             site: NginxServer) -> None:
+    """A slow step is never silent: each step logs a line before it starts, in order."""
+    project.write_spec("k.toml", spec_toml(NAME, [DOMAIN], site.webroot, site))
+    res = project.apply()
+    assert res.returncode == 0, res.stdout + res.stderr
+    steps = ["connecting to CA pebble", f"ordering {DOMAIN} from CA pebble", ": order https://",
+             f"presenting http-01 for {DOMAIN}", f"self-checking http-01 for {DOMAIN}",
+             "challenge(s) in place, telling the CA", f"waiting for the CA to validate {DOMAIN}",
+             "finalizing order https://", "checking the certificate against its key and names",
+             "issued serial", "installing install[0] (files)"]
+    lines = [line for line in res.stderr.splitlines() if line.startswith(f"{NAME}: ")]
+    at = [next((i for i, line in enumerate(lines) if step in line), -1) for step in steps]
+    assert -1 not in at and at == sorted(at), "\n".join(lines)
