@@ -200,3 +200,18 @@ def test_every_step_is_reported_as_it_starts(project: CertplanProject,
     lines = [line for line in res.stderr.splitlines() if line.startswith(f"{NAME}: ")]
     at = [next((i for i, line in enumerate(lines) if step in line), -1) for step in steps]
     assert -1 not in at and at == sorted(at), "\n".join(lines)
+
+
+def test_an_open_order_the_ca_no_longer_has_is_dropped(
+        project: CertplanProject, site: NginxServer, pebble: PebbleServer) -> None:
+    """Gone (404 at the CA, e.g. after a CA reset): dropped with a log line, a new
+    order made in the same run, not `finalizing order ... 404` on every run."""
+    issued_once(project, site)
+    gone = pebble.directory_url.rsplit("/dir", 1)[0] + "/my-order/no-such-order"
+    record_finished_order_as_open(project, pebble, gone)
+    res = project.apply()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"open order {gone} cannot be resumed (the CA no longer has it: " in res.stderr
+    assert len(new_orders(res.stderr)) == 1
+    assert_consistent(project, site)
+    assert project.state(NAME)["renewals"] == 1
