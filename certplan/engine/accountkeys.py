@@ -97,7 +97,7 @@ def settle_staged_key(keystore: Keystore, endpoint: CaEndpoint, timeout: float,
 
 
 def roll_over(keystore: Keystore, endpoint: CaEndpoint, client: AcmeClient, key_type: str,
-              timeout: float) -> bytes:
+              timeout: float, log: Log) -> bytes:
     """Replace the account key of `client`'s account; returns the new key's PEM.
     On a lost answer the CA is asked which key it has; a key it may require is
     never deleted."""
@@ -124,6 +124,8 @@ def roll_over(keystore: Keystore, endpoint: CaEndpoint, client: AcmeClient, key_
                 f"{exc}; the CA could not say which key it now has: both are kept "
                 f"({keystore.staged_account_key(directory, email)}); the next apply or "
                 f"`certplan account rollover` asks again") from exc
+        log(f"CA {endpoint.name}: the answer to the key change was lost ({exc}); the CA "
+            f"finds the account by the new key, which is kept")
     crashpoint("after-rollover")
     keystore.commit_staged_account_key(directory, email)
     return new_pem

@@ -83,7 +83,7 @@ class Applier:
 
     def _left(self, change: Change) -> str:
         rec = self.records.get(change.name)
-        resume = "; the open order is recorded and the next apply resumes it" \
+        resume = "; the open order is recorded: the next apply resumes it if it still matches" \
             if rec is not None and rec.pending_order is not None else "; state unchanged"
         if rec is not None and rec.certificate is not None:
             return f"serial {rec.certificate.serial} stays installed" + resume

@@ -146,10 +146,12 @@ def rollover_account(project: Project, ca_name: str | None, timeout: float = 30.
     keystore (0600) before the CA is asked, and is deleted only once an answer of
     the CA proves the old key current (engine.accountkeys). Returns the account
     (as it was before) and the new key's thumbprint."""
+    log = log or (lambda line: None)
     _settle(project, ca_name, timeout, log)
     endpoint, view = account_for(project, ca_name)
     client = _connect(endpoint, _account_key(project, endpoint), timeout)
-    new_pem = roll_over(Keystore(project.keystore_dir), endpoint, client, view.key_type, timeout)
+    new_pem = roll_over(Keystore(project.keystore_dir), endpoint, client, view.key_type,
+                        timeout, log)
     return view, _thumbprint(new_pem)[1]
 
 

@@ -77,8 +77,12 @@ def test_a_lost_answer_to_an_applied_key_change_keeps_the_new_key(
     old = key.read_bytes()
     acme_proxy.mode, acme_proxy.delay = "slow", 2.5
 
-    rollover_account(load_project(Path(".")), "pebble", timeout=1.0)
+    said: list[str] = []
+    rollover_account(load_project(Path(".")), "pebble", timeout=1.0, log=said.append)
     assert acme_proxy.key_changes == 1
+    (line,) = said  # the transport's words for the timeout are ca/network.py's
+    assert line.startswith("CA pebble: the answer to the key change was lost (")
+    assert line.endswith("); the CA finds the account by the new key, which is kept")
     assert key.read_bytes() != old and not staged.exists()
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     acme_proxy.mode = "pass"
