@@ -89,10 +89,10 @@ def _check_order(order: Order, spec: ResolvedSpec) -> None:
         raise Dropped(f"the CA reports it {order.status}")
     if set(order.identifiers) != set(spec.domains):
         raise Dropped(f"the CA has it for {', '.join(order.identifiers)}")
-    profile = order.body.profile
-    if profile and profile != spec.profile:
+    profile = order.body.profile  # a CA may name its default: only a set profile counts
+    if spec.profile and profile and profile != spec.profile:
         raise Dropped(f"the CA made it with profile {profile}, the spec asks for "
-                      f"{spec.profile or '(CA default)'}")
+                      f"{spec.profile}")
 
 
 def _check_certificate(chains: list[str], record: CertRecord) -> None:
