@@ -56,7 +56,7 @@ class Applier:
             "providers": _providers(project), "dns": config.dns,
         }
         self.issuer = Issuer(self.sessions, self.keystore, validator_args, log,
-                             self._record_order, timeout=timeout)
+                             self._record_order, timeout=timeout, on_drop=self._forget_order)
 
     # -- running ------------------------------------------------------------------------
 
@@ -107,6 +107,12 @@ class Applier:
         if rec is None:
             rec = self._base_record(desired, ca, directory, None)
         self._save(rec.model_copy(update={"pending_order": pending}))
+
+    def _forget_order(self, name: str) -> None:
+        """The recorded open order is not to be finished (engine.resume said why)."""
+        rec = self.records.get(name)
+        if rec is not None and rec.pending_order is not None:
+            self._save(rec.model_copy(update={"pending_order": None}))
 
     def _base_record(self, desired: Desired, ca: str, directory: str,
                      old: CertRecord | None) -> CertRecord:

@@ -40,12 +40,14 @@ class Issued:
 
 class Issuer:
     def __init__(self, sessions: Sessions, keystore: Keystore, validator_args: dict[str, Any],
-                 log: Log, on_order: OnOrder, timeout: float = 300.0):
+                 log: Log, on_order: OnOrder, timeout: float = 300.0,
+                 on_drop: Callable[[str], None] = lambda name: None):
         self.sessions = sessions
         self.keystore = keystore
         self.validator_args = validator_args
         self.log = log
         self.on_order = on_order
+        self.on_drop = on_drop  # (certificate name): its open order is not to be finished
         self.timeout = timeout
 
     def obtain(self, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
@@ -75,7 +77,7 @@ class Issuer:
         client, endpoint = self.sessions.client(ca_name)
         deadline = time.monotonic() + self.timeout
         resumed = resume_open_order(client, endpoint.directory, spec, record, self.keystore,
-                                    deadline, self.log)
+                                    deadline, self.log, self.on_drop)
         if resumed is not None:
             try:
                 key_pem, fullchain = self._finish(client, spec, resumed, deadline)
@@ -86,6 +88,7 @@ class Issuer:
                 self.log(f"{spec.name}: the CA refused to finish order {resumed.order.url} "
                          f"({exc}); ordering anew")
                 self.keystore.clear_pending(spec.name)
+                self.on_drop(spec.name)
                 resumed = None
         if resumed is None:
             order, key_pem, notes = self._order(client, endpoint, spec, record)

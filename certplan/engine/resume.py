@@ -43,9 +43,10 @@ class Dropped(Exception):
 
 def resume_open_order(client: AcmeClient, directory: str, spec: ResolvedSpec,
                       record: CertRecord | None, keystore: Keystore, deadline: float,
-                      log: Log) -> Resumed | None:
-    """The recorded open order, ready to be finished, or None (its key then
-    forgotten). Raises AcmeError only when the CA cannot be asked."""
+                      log: Log, forget: Callable[[str], None]) -> Resumed | None:
+    """The recorded open order, ready to be finished, or None (its key then deleted,
+    and `forget(name)` called to drop it from state). Raises AcmeError only when the
+    CA cannot be asked."""
     pending = record.pending_order if record is not None else None
     if record is None or pending is None:
         return None
@@ -54,6 +55,7 @@ def resume_open_order(client: AcmeClient, directory: str, spec: ResolvedSpec,
     except Dropped as why:
         log(f"{spec.name}: open order {pending.url} cannot be resumed ({why}); ordering anew")
         keystore.clear_pending(spec.name)
+        forget(spec.name)
         return None
     log(f"{spec.name}: resuming order {pending.url} ({resumed.order.status})")
     return resumed
