@@ -6,9 +6,11 @@ CA is asked, and stays until an answer of the CA proves which key is current:
 - the CA accepted the key change: the staged key replaces the old one;
 - the CA refused it (a problem document, a 4xx): the staged key is deleted;
 - anything else (timeout, lost connection, 5xx, a crash): both keys are kept, and
-  the account is looked up with each (newAccount with onlyReturnExisting). The key
-  the CA finds the account for is kept as the account key; when neither lookup
-  answers, both stay and nothing signs with either until one does.
+  the account is looked up with each (newAccount with onlyReturnExisting). When the
+  CA finds it by the new key, that becomes the account key. When it finds it by the
+  old key, the old key stays in use but the new one is kept until the next run asks
+  again (the lost request may still arrive late). When neither lookup answers, both
+  stay and nothing signs with either until one does.
 
 `settle_staged_key` runs before any use of the account (apply, `account rollover`),
 so a rollover cut short never makes apply create a second account with the old key.
@@ -117,8 +119,12 @@ def roll_over(keystore: Keystore, endpoint: CaEndpoint, client: AcmeClient, key_
             raise
         which = current_key(endpoint, old_pem, new_pem, timeout)
         if which == "old":
-            keystore.discard_staged_account_key(directory, email)
-            raise AcmeError(f"{exc}; the CA still has the old key, which stays") from exc
+            # the request may still be on its way: the next run settles it (and deletes
+            # the new key then, if the CA still has the old one)
+            raise AcmeError(
+                f"{exc}; the CA still has the old key, which stays; the new key is kept "
+                f"({keystore.staged_account_key(directory, email)}) until the next run "
+                f"confirms the change did not arrive late") from exc
         if which is None:
             raise AcmeError(
                 f"{exc}; the CA could not say which key it now has: both are kept "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ class AcmeProxy:
     key_changes: int = 0  # key change requests Pebble received
     seen: list[str] = field(default_factory=list)
     _down: bool = False
+    # set while no key change is on its way to Pebble: other requests wait for it, so
+    # that a lookup after the client's timeout sees what Pebble did, however loaded
+    # the machine is
+    _settled: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._settled.set()
 
     @property
     def directory_url(self) -> str:
@@ -46,15 +54,21 @@ class AcmeProxy:
 
     def handle(self, request: Request) -> Response:
         self.seen.append(f"{request.method} {request.path}")
+        if request.path != KEY_CHANGE:
+            self._settled.wait(30)
         if self._down:
             return Response("down for maintenance", status=503)
         if request.path == KEY_CHANGE and self.mode != "pass":
             if self.mode == "lost":
                 time.sleep(self.delay)
                 return Response("lost", status=504)
-            answer = self._forward(request)
-            self.key_changes += 1
-            self._down = self.mode == "down"
+            self._settled.clear()
+            try:
+                answer = self._forward(request)
+                self.key_changes += 1
+                self._down = self.mode == "down"
+            finally:
+                self._settled.set()
             time.sleep(self.delay)
             return answer
         if request.path == KEY_CHANGE:
