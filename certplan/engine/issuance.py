@@ -52,11 +52,19 @@ class Issuer:
 
     def obtain(self, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
         """From the spec's first CA; on a failure the CA owns, from the next one."""
+        from certplan.ca.deadline import deadline_scope
+
+        # --timeout bounds everything this certificate does, every request included
+        deadline = time.monotonic() + self.timeout
+        with deadline_scope(deadline):
+            return self._obtain(spec, record, deadline)
+
+    def _obtain(self, spec: ResolvedSpec, record: CertRecord | None, deadline: float) -> Issued:
         cas = spec.ca
         failures: list[str] = []
         for i, ca_name in enumerate(cas):
             try:
-                issued = self._obtain_from(ca_name, spec, record)
+                issued = self._obtain_from(ca_name, spec, record, deadline)
                 if failures:
                     issued.notes.append("fell back after: " + "; ".join(failures))
                 return issued
@@ -70,12 +78,12 @@ class Issuer:
             raise AcmeError(failures[0].split(": ", 1)[1])
         raise AcmeError("every CA failed: " + " | ".join(failures))
 
-    def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
+    def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None,
+                     deadline: float) -> Issued:
         from certplan.ca import ari_cert_id, ca_refused
 
         self.log(f"{spec.name}: connecting to CA {ca_name}")
         client, endpoint = self.sessions.client(ca_name)
-        deadline = time.monotonic() + self.timeout
         resumed = resume_open_order(client, endpoint.directory, spec, record, self.keystore,
                                     deadline, self.log, self.on_drop)
         if resumed is not None:

@@ -9,6 +9,8 @@ from acme import errors as acme_errors
 from acme import messages
 
 from certplan.ca import ca_refused
+from certplan.ca.faults import HttpAnswer, HttpFailure
+from certplan.ca.network import translated_errors
 from certplan.model.errors import AcmeError
 
 
@@ -41,6 +43,25 @@ def response(status: int) -> requests.Response:
 ])
 def test_ca_refused(cause: BaseException, refused: bool) -> None:
     assert ca_refused(wrapped(cause)) is refused
+
+
+def answer(status: int, content_type: str = "text/html") -> HttpAnswer:
+    return HttpAnswer(method="POST", url="https://ca/order/1", status=status, reason="",
+                      content_type=content_type, body="")
+
+
+@pytest.mark.parametrize("failure,refused", [
+    (HttpFailure(answer(404)), True),
+    (HttpFailure(answer(403)), True),
+    (HttpFailure(answer(503)), False),
+    (HttpFailure(answer(502)), False),
+    (HttpFailure(answer(200), not_json=True), False),
+])
+def test_ca_refused_through_translated_errors(failure: HttpFailure, refused: bool) -> None:
+    """As the transport raises them: the HTTP facts survive `from None`."""
+    with pytest.raises(AcmeError) as caught, translated_errors("https://ca/dir", "the order"):
+        raise failure
+    assert ca_refused(caught.value) is refused
 
 
 def test_an_error_without_a_cause_proves_nothing() -> None:
