@@ -82,7 +82,6 @@ class Issuer:
                      deadline: float) -> Issued:
         from certplan.ca import ari_cert_id, ca_refused
 
-        self.log(f"{spec.name}: connecting to CA {ca_name}")
         client, endpoint = self.sessions.client(ca_name)
         resumed = resume_open_order(client, endpoint.directory, spec, record, self.keystore,
                                     deadline, self.log, self.on_drop)

@@ -92,6 +92,7 @@ class Sessions:
                 raise AcmeError(f"{self._failed[ca_name]} (not retried in this run)")
             if ca_name not in self._clients:
                 try:
+                    self.log(f"CA {ca_name}: connecting to {endpoint.directory}")
                     self._clients[ca_name] = self._connect(endpoint)
                 except CertplanError as exc:
                     self._failed[ca_name] = str(exc)

@@ -192,11 +192,13 @@ def test_every_step_is_reported_as_it_starts(project: CertplanProject,
     project.write_spec("k.toml", spec_toml(NAME, [DOMAIN], site.webroot, site))
     res = project.apply()
     assert res.returncode == 0, res.stdout + res.stderr
-    steps = ["connecting to CA pebble", f"ordering {DOMAIN} from CA pebble", ": order https://",
+    steps = [f"ordering {DOMAIN} from CA pebble", ": order https://",
              f"presenting http-01 for {DOMAIN}", f"self-checking http-01 for {DOMAIN}",
              "challenge(s) in place, telling the CA", f"waiting for the CA to validate {DOMAIN}",
              "finalizing order https://", "checking the certificate against its key and names",
              "issued serial", "installing install[0] (files)"]
+    connecting = f"CA pebble: connecting to {project.pebble.directory_url}"
+    assert res.stderr.startswith(connecting), res.stderr  # once per CA and run, first
     lines = [line for line in res.stderr.splitlines() if line.startswith(f"{NAME}: ")]
     at = [next((i for i, line in enumerate(lines) if step in line), -1) for step in steps]
     assert -1 not in at and at == sorted(at), "\n".join(lines)
