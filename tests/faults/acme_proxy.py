@@ -36,7 +36,7 @@ class AcmeProxy:
     server: HTTPServer
     pebble: PebbleServer
     mode: str = "pass"
-    delay: float = 2.5
+    delay: float = 4.5
     key_changes: int = 0  # key change requests Pebble received
     seen: list[str] = field(default_factory=list)
     _down: bool = False

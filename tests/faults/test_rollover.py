@@ -75,10 +75,10 @@ def test_a_lost_answer_to_an_applied_key_change_keeps_the_new_key(
     account = issued(project)
     key, staged = key_files(project)
     old = key.read_bytes()
-    acme_proxy.mode, acme_proxy.delay = "slow", 2.5
+    acme_proxy.mode, acme_proxy.delay = "slow", 4.5
 
     said: list[str] = []
-    rollover_account(load_project(Path(".")), "pebble", timeout=1.0, log=said.append)
+    rollover_account(load_project(Path(".")), "pebble", timeout=3.0, log=said.append)
     assert acme_proxy.key_changes == 1
     (line,) = said  # the transport's words for the timeout are ca/network.py's
     assert line.startswith("CA pebble: the answer to the key change was lost (")
@@ -96,11 +96,11 @@ def test_a_key_change_that_never_arrived_keeps_the_old_key(
     account = issued(project)
     key, staged = key_files(project)
     old = key.read_bytes()
-    acme_proxy.mode, acme_proxy.delay = "lost", 1.5
+    acme_proxy.mode, acme_proxy.delay = "lost", 4.5
 
     with pytest.raises(CertplanError, match="the CA still has the old key, which stays; "
                                             "the new key is kept"):
-        rollover_account(load_project(Path(".")), "pebble", timeout=1.0)
+        rollover_account(load_project(Path(".")), "pebble", timeout=3.0)
     assert acme_proxy.key_changes == 0
     assert key.read_bytes() == old and staged.exists()  # it might still arrive
     acme_proxy.mode = "pass"
@@ -118,10 +118,10 @@ def test_a_ca_that_cannot_say_keeps_both_keys_until_it_can(
     account = issued(project)
     key, staged = key_files(project)
     old = key.read_bytes()
-    acme_proxy.mode, acme_proxy.delay = "down", 1.5
+    acme_proxy.mode, acme_proxy.delay = "down", 4.5
 
     with pytest.raises(CertplanError, match="both are kept"):
-        rollover_account(load_project(Path(".")), "pebble", timeout=1.0)
+        rollover_account(load_project(Path(".")), "pebble", timeout=3.0)
     assert acme_proxy.key_changes == 1  # Pebble has the new key
     assert key.read_bytes() == old and staged.exists()
     new = staged.read_bytes()
