@@ -11,14 +11,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from certplan.ca.account import AcmeAccount, TermsNotAgreed
+    from certplan.ca.account import AcmeAccount, TermsNotAgreed, ca_refused
     from certplan.ca.certs import ari_cert_id, choose_chain
     from certplan.ca.client import AcmeClient, DirectoryMeta, ReplacesRejected
     from certplan.ca.network import jwk_and_alg
     from certplan.ca.orders import Order, PendingChallenge
 
 _WHERE = {
-    "AcmeAccount": "account", "TermsNotAgreed": "account",
+    "AcmeAccount": "account", "TermsNotAgreed": "account", "ca_refused": "account",
     "ari_cert_id": "certs", "choose_chain": "certs",
     "AcmeClient": "client", "DirectoryMeta": "client", "ReplacesRejected": "client",
     "jwk_and_alg": "network",
@@ -28,7 +28,7 @@ _WHERE = {
 __all__ = [
     "AcmeAccount", "AcmeClient", "DirectoryMeta", "Order", "PendingChallenge",
     "ReplacesRejected", "TermsNotAgreed",
-    "ari_cert_id", "choose_chain", "jwk_and_alg",
+    "ari_cert_id", "ca_refused", "choose_chain", "jwk_and_alg",
 ]
 
 

@@ -15,11 +15,13 @@ from typing import Any, Self
 
 import requests
 from acme import client as acme_client
+from acme import errors as acme_errors
 from acme import jws as acme_jws
 from acme import messages
 from josepy.jwk import JWK
 
 from certplan import __version__
+from certplan.ca.faults import HttpFailure
 from certplan.ca.network import AccountKey, RetryingNetwork, jwk_and_alg, translated_errors
 from certplan.ca.orders import DirectoryMeta
 from certplan.ca.polling import Clock, Sleep
@@ -29,6 +31,32 @@ EabCredentials = tuple[str, str]  # (key id, base64url HMAC key)
 # EAB for a new account: the credentials, or a function asked only when an account
 # is created (so that nothing is resolved or fetched for an existing one).
 EabSource = EabCredentials | Callable[[], EabCredentials | None] | None
+
+
+# Problem types that say "not now", not "no": the request may still take effect later.
+_TRANSIENT_PROBLEMS = frozenset({"rateLimited", "serverInternal", "badNonce"})
+
+
+def ca_refused(error: BaseException) -> bool:
+    """True when the CA answered the request and refused it for good: a problem
+    document (other than a rate limit, an internal error or a bad nonce), or an HTTP
+    4xx other than 429. Such an answer proves the request did not take effect (or
+    that what it named is gone). A timeout, a lost connection or a 5xx proves
+    nothing: the CA may have done it. `error` is an AcmeError or what it wraps."""
+    cause = (error.__cause__ or error.__context__) if isinstance(error, AcmeError) else error
+    if isinstance(cause, messages.Error):
+        return cause.code not in _TRANSIENT_PROBLEMS
+    if isinstance(cause, HttpFailure):
+        return not cause.not_json and _refusal_status(cause.answer.status)
+    if isinstance(cause, acme_errors.ClientError) and cause.args:
+        response = cause.args[0][0] if isinstance(cause.args[0], tuple) else cause.args[0]
+        return _refusal_status(getattr(response, "status_code", None))
+    return False
+
+
+def _refusal_status(status: object) -> bool:
+    """An HTTP 4xx other than 429 (Too Many Requests: "later", not "no")."""
+    return isinstance(status, int) and 400 <= status < 500 and status != 429
 
 
 class TermsNotAgreed(AcmeError):

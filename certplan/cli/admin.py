@@ -157,7 +157,8 @@ def account_rollover(ca: CaArg = None) -> None:
     try:
         project, _ = _load()
         with _backend(project).lock(0.0):  # no apply may be signing with the old key
-            view, new_thumb = rollover_account(project, ca)
+            view, new_thumb = rollover_account(project, ca,
+                                               log=lambda line: typer.echo(line, err=True))
     except CertplanError as exc:
         report(exc)
     typer.echo(f"Rolled over the key of {view.account_url}: thumbprint {view.thumbprint} "

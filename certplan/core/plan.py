@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from certplan.core.pending import open_order_reason
 from certplan.core.policy import Schedule, day, moment, schedule
 from certplan.model.installed import Observed
 from certplan.model.observed import Observations
@@ -194,12 +195,13 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return mk(Action.ISSUE, "new certificate")
     reasons = _forced(d, rec)
     if reasons:
+        if rec.pending_order is not None:
+            reasons.append(open_order_reason(rec.pending_order, spec, d.directories))
         return mk(Action.ISSUE, *reasons)
     cert = rec.certificate
     if cert is None:
         if rec.pending_order is not None:
-            return mk(Action.ISSUE,
-                      f"order from {moment(rec.pending_order.created_at)} is resumed")
+            return mk(Action.ISSUE, open_order_reason(rec.pending_order, spec, d.directories))
         return mk(Action.ISSUE, "no certificate recorded yet")
     if rec.revoked is not None and rec.revoked.serial == cert.serial:
         return mk(Action.ISSUE, f"serial {cert.serial} was revoked "
@@ -207,8 +209,7 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     sch = _schedule_for(d, rec, obs)
     renew_at, not_after = sch.renew_at, cert.not_after
     if rec.pending_order is not None:
-        return mk(Action.RENEW, f"unfinished order from "
-                                f"{moment(rec.pending_order.created_at)} is resumed")
+        return mk(Action.RENEW, open_order_reason(rec.pending_order, spec, d.directories))
     if forced:
         return mk(Action.RENEW, "forced (--replace)")
     if now >= cert.not_after:

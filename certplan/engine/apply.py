@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from certplan.core.plan import Action, Change, Plan, current_installs
+from certplan.engine.crashpoints import crashpoint
 from certplan.engine.issuance import Issued, Issuer
 from certplan.engine.sessions import Sessions
 from certplan.installers import INSTALLERS
@@ -48,7 +49,7 @@ class Applier:
         self.serial = state.serial  # what each write expects (compare-and-swap)
         self.keystore = Keystore(project.keystore_dir)
         self.sessions = Sessions(project, self.keystore, clock=clock,
-                                 ignore_rate_limit=ignore_rate_limit)
+                                 ignore_rate_limit=ignore_rate_limit, log=log)
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()
@@ -61,7 +62,7 @@ class Applier:
             "providers": _providers(project), "dns": config.dns, "standalone": self.standalone,
         }
         self.issuer = Issuer(self.sessions, self.keystore, validator_args, log,
-                             self._record_order, timeout=timeout)
+                             self._record_order, timeout=timeout, on_drop=self._forget_order)
 
     # -- running ------------------------------------------------------------------------
 
@@ -91,7 +92,7 @@ class Applier:
 
     def _left(self, change: Change) -> str:
         rec = self.records.get(change.name)
-        resume = "; the open order is recorded and the next apply resumes it" \
+        resume = "; the open order is recorded: the next apply resumes it if it still matches" \
             if rec is not None and rec.pending_order is not None else "; state unchanged"
         if rec is not None and rec.certificate is not None:
             return f"serial {rec.certificate.serial} stays installed" + resume
@@ -110,11 +111,17 @@ class Applier:
         desired = self.project.by_name()[name]
         directory = desired.directories[desired.spec.ca.index(ca)]
         pending = PendingOrder(url=order_url, ca=ca, directory=directory, created_at=self.clock(),
-                               csr_pem=csr_pem.decode("ascii"))
+                               csr_pem=csr_pem.decode("ascii"), profile=desired.spec.profile)
         rec = self.records.get(name)
         if rec is None:
             rec = self._base_record(desired, ca, directory, None)
         self._save(rec.model_copy(update={"pending_order": pending}))
+
+    def _forget_order(self, name: str) -> None:
+        """The recorded open order is not to be finished (engine.resume said why)."""
+        rec = self.records.get(name)
+        if rec is not None and rec.pending_order is not None:
+            self._save(rec.model_copy(update={"pending_order": None}))
 
     def _base_record(self, desired: Desired, ca: str, directory: str,
                      old: CertRecord | None) -> CertRecord:
@@ -134,6 +141,7 @@ class Applier:
         issued = self.issuer.obtain(desired.spec, old)
         record = self._issued_record(desired, issued, old)
         self._save(record)
+        crashpoint("after-state")
         self.keystore.clear_pending(change.name)  # its key only now: see Issuer._obtain_from
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record)
@@ -172,6 +180,7 @@ class Applier:
         failures = []
         for i in which:
             target = targets[i]
+            self.log(f"{desired.spec.name}: installing install[{i}] ({target.type})")
             try:
                 result = INSTALLERS.get(target.type)().install(target, material)
                 installs[i] = InstallRecord(installer=target.type, digest=target.digest(),

@@ -42,16 +42,31 @@ def solve(client: AcmeClient, order: Order, spec: CertSpec, deadline: float,
     try:
         for validator, items in groups.values():
             presented.append((validator, items))
+            log(f"{spec.name}: presenting {_which(items)}")
             validator.present([i.challenge for i in items])
         for validator, items in groups.values():
+            log(f"{spec.name}: self-checking {_which(items)}")
             validator.check([i.challenge for i in items], deadline)
         log(f"{spec.name}: {len(pending)} challenge(s) in place, telling the CA")
         client.answer(pending)
+        log(f"{spec.name}: waiting for the CA to validate {_names(pending)}")
         client.wait_authorizations(order, deadline)
+        log(f"{spec.name}: the CA validated every name")
     finally:
+        if presented:
+            log(f"{spec.name}: removing the challenge responses")
         errors = _cleanup(presented)
         if errors:
             log(f"{spec.name}: cleanup problems: {'; '.join(errors)}")
+
+
+def _names(items: list[PendingChallenge]) -> str:
+    return ", ".join(i.challenge.domain for i in items)
+
+
+def _which(items: list[PendingChallenge]) -> str:
+    """"http-01 for a.example, b.example": what one validator handles."""
+    return f"{items[0].challenge.type} for {_names(items)}"
 
 
 def _cleanup(presented: list[tuple[Validator, list[PendingChallenge]]]) -> list[str]:

@@ -1,5 +1,6 @@
-"""Obtain one certificate through ACME. Reads top to bottom, one log line a step:
-order (or resume the open one), prove control, finalize, pick the chain, verify, store.
+"""Obtain one certificate through ACME. Reads top to bottom, one log line as each step
+starts: order (or resume the open one: engine.resume), prove control, finalize and
+download, pick the chain, verify, store.
 """
 
 from __future__ import annotations
@@ -10,16 +11,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from certplan.engine.challenges import solve
+from certplan.engine.crashpoints import crashpoint
+from certplan.engine.resume import Resumed, resume_open_order
 from certplan.engine.sessions import CaEndpoint, Sessions
-from certplan.model.crypto import (
-    CertInfo,
-    csr_matches_key,
-    csr_names,
-    generate_key,
-    key_to_pem,
-    make_csr,
-    verify_issued,
-)
+from certplan.model.crypto import CertInfo, generate_key, key_to_pem, make_csr, verify_issued
 from certplan.model.errors import AcmeError, CertplanError, ChallengeError
 from certplan.model.project import ResolvedSpec
 from certplan.model.records import CertRecord
@@ -45,12 +40,14 @@ class Issued:
 
 class Issuer:
     def __init__(self, sessions: Sessions, keystore: Keystore, validator_args: dict[str, Any],
-                 log: Log, on_order: OnOrder, timeout: float = 300.0):
+                 log: Log, on_order: OnOrder, timeout: float = 300.0,
+                 on_drop: Callable[[str], None] = lambda name: None):
         self.sessions = sessions
         self.keystore = keystore
         self.validator_args = validator_args
         self.log = log
         self.on_order = on_order
+        self.on_drop = on_drop  # (certificate name): its open order is not to be finished
         self.timeout = timeout
 
     def obtain(self, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
@@ -83,19 +80,35 @@ class Issuer:
 
     def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None,
                      deadline: float) -> Issued:
-        from certplan.ca import ari_cert_id, choose_chain
+        from certplan.ca import ari_cert_id, ca_refused
 
         client, endpoint = self.sessions.client(ca_name)
-        order, key_pem, notes = self._order(client, endpoint, spec, record)
-        solve(client, order, spec, deadline, self.validator_args, self.log)
-        chains = client.finalize(order, deadline)
-        fullchain = choose_chain(chains, spec.preferred_chain).encode("ascii")
+        resumed = resume_open_order(client, endpoint.directory, spec, record, self.keystore,
+                                    deadline, self.log, self.on_drop)
+        if resumed is not None:
+            try:
+                key_pem, fullchain = self._finish(client, spec, resumed, deadline)
+                notes = ["resumed the open order " + resumed.order.url]
+            except AcmeError as exc:
+                if not ca_refused(exc):
+                    raise  # the CA could not be asked: the order stays for the next run
+                self.log(f"{spec.name}: the CA refused to finish order {resumed.order.url} "
+                         f"({exc}); ordering anew")
+                self.keystore.clear_pending(spec.name)
+                self.on_drop(spec.name)
+                resumed = None
+        if resumed is None:
+            order, key_pem, notes = self._order(client, endpoint, spec, record)
+            key_pem, fullchain = self._finish(client, spec, Resumed(order, key_pem, None),
+                                              deadline)
+        self.log(f"{spec.name}: checking the certificate against its key and names")
         info = verify_issued(fullchain, key_pem, spec.domains)
         # The new pair becomes current, but the open order stays recorded until
         # apply has written the state: a crash in between resumes the (now
         # valid) order, downloads the same certificate and records it.
         self.keystore.store_current(spec.name, key_pem, fullchain)
         self.log(f"{spec.name}: issued serial {info.serial} by {info.issuer_cn or info.issuer}")
+        crashpoint("after-download")
         try:
             ari_id: str | None = ari_cert_id(fullchain.decode("ascii"))
         except (CertplanError, ValueError):
@@ -104,11 +117,20 @@ class Issuer:
                       account_url=client.account_url or "", info=info, ari_id=ari_id,
                       notes=notes)
 
+    def _finish(self, client: AcmeClient, spec: ResolvedSpec, job: Resumed,
+                deadline: float) -> tuple[bytes, bytes]:
+        """Prove control, finalize and download (unless done already): (key, full chain)."""
+        from certplan.ca import choose_chain
+
+        chains = job.chains
+        if chains is None:
+            solve(client, job.order, spec, deadline, self.validator_args, self.log)
+            self.log(f"{spec.name}: finalizing order {job.order.url}, then downloading")
+            chains = client.finalize(job.order, deadline)
+        return job.key_pem, choose_chain(chains, spec.preferred_chain).encode("ascii")
+
     def _order(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec,
                record: CertRecord | None) -> tuple[Order, bytes, list[str]]:
-        resumed = self._resume(client, endpoint, spec, record)
-        if resumed is not None:
-            return resumed[0], resumed[1], ["resumed the open order " + resumed[0].url]
         self._check_profile(client, endpoint, spec)
         key_pem = self._key_for(spec)
         csr_pem = make_csr(_load(key_pem), spec.domains)
@@ -117,12 +139,14 @@ class Issuer:
                 and client.meta.renewal_info:
             replaces = record.certificate.ari_id
         notes: list[str] = []
+        self.log(f"{spec.name}: ordering {', '.join(spec.domains)} from CA {endpoint.name}")
         order = self._new_order(client, csr_pem, spec, replaces, notes)
         # The key first, then the record that points to it: a crash in between
         # leaves a key no record names, which the next order overwrites.
         self.keystore.store_pending_key(spec.name, key_pem)
         self.on_order(spec.name, endpoint.name, order.url, csr_pem)
         self.log(f"{spec.name}: order {order.url} for {', '.join(spec.domains)}")
+        crashpoint("after-order")
         return order, key_pem, notes
 
     def _new_order(self, client: AcmeClient, csr_pem: bytes, spec: ResolvedSpec,
@@ -135,37 +159,6 @@ class Issuer:
             notes.append(f"the CA refused replaces={replaces} ({exc}); ordered without it")
             self.log(f"{spec.name}: {notes[-1]}")
             return client.new_order(csr_pem, profile=spec.profile)
-
-    def _resume(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec,
-                record: CertRecord | None) -> tuple[Order, bytes] | None:
-        """The open order recorded in state, with its key from the keystore, if it
-        is still the order to finish; else None (and its key is forgotten)."""
-        pending = record.pending_order if record is not None else None
-        if pending is None:
-            return None
-        key_pem = self.keystore.load_pending_key(spec.name)
-        csr_pem = pending.csr_pem.encode("ascii") if pending.csr_pem is not None else None
-        if key_pem is None or csr_pem is None or not _csr_of(csr_pem, key_pem):
-            self.log(f"{spec.name}: open order {pending.url} cannot be resumed (its CSR or "
-                     f"key is not kept); ordering anew")
-            self.keystore.clear_pending(spec.name)
-            return None
-        if pending.directory != endpoint.directory or \
-                set(csr_names(csr_pem)) != set(spec.domains):
-            self.keystore.clear_pending(spec.name)
-            return None
-        try:
-            order = client.fetch_order(pending.url, csr_pem)
-        except AcmeError as exc:
-            self.log(f"{spec.name}: open order {pending.url} cannot be resumed ({exc})")
-            self.keystore.clear_pending(spec.name)
-            return None
-        if order.status in ("invalid", "expired", "deactivated", "revoked"):
-            self.log(f"{spec.name}: open order {order.url} is {order.status}; ordering anew")
-            self.keystore.clear_pending(spec.name)
-            return None
-        self.log(f"{spec.name}: resuming order {order.url} ({order.status})")
-        return order, key_pem
 
     def _check_profile(self, client: AcmeClient, endpoint: CaEndpoint, spec: ResolvedSpec) -> None:
         profiles = client.meta.profiles
@@ -182,14 +175,6 @@ class Issuer:
             if current is not None and _key_type(current[0]) == spec.key:
                 return current[0]
         return key_to_pem(generate_key(spec.key))
-
-
-def _csr_of(csr_pem: bytes, key_pem: bytes) -> bool:
-    """The CSR was made for this key (a key from another order's attempt is not)."""
-    try:
-        return csr_matches_key(csr_pem, key_pem)
-    except CertplanError:
-        return False
 
 
 def _load(key_pem: bytes) -> Any:

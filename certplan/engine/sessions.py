@@ -64,7 +64,9 @@ class Sessions:
     """One connected, registered AcmeClient per CA name, shared by the workers."""
 
     def __init__(self, project: Project, keystore: Keystore, timeout: float = 30.0, *,
-                 clock: Clock = lambda: datetime.now(UTC), ignore_rate_limit: bool = False):
+                 clock: Clock = lambda: datetime.now(UTC), ignore_rate_limit: bool = False,
+                 log: Callable[[str], None] | None = None):
+        self.log = log or (lambda line: None)
         self.project = project
         self.keystore = keystore
         self.timeout = timeout  # per request; the certificate's deadline may cut it shorter
@@ -90,6 +92,7 @@ class Sessions:
                 raise AcmeError(f"{self._failed[ca_name]} (not retried in this run)")
             if ca_name not in self._clients:
                 try:
+                    self.log(f"CA {ca_name}: connecting to {endpoint.directory}")
                     self._clients[ca_name] = self._connect(endpoint)
                 except CertplanError as exc:
                     self._failed[ca_name] = str(exc)
@@ -142,6 +145,7 @@ class Sessions:
 
     def _connect(self, endpoint: CaEndpoint) -> AcmeClient:
         from certplan.ca import AcmeClient, TermsNotAgreed
+        from certplan.engine.accountkeys import settle_staged_key
 
         if endpoint.ca_bundle is not None and not os.access(endpoint.ca_bundle, os.R_OK):
             raise AcmeError(f"certplan.toml: ca.{endpoint.name}.ca_bundle: cannot read "
@@ -150,6 +154,8 @@ class Sessions:
         from certplan.ca.faults import RateLimited
         from certplan.ca.network import rate_limited
 
+        # a key rollover cut short: sign with the key the CA has, never the other
+        settle_staged_key(self.keystore, endpoint, self.timeout, self.log)
         key_pem = self.keystore.account_key(endpoint.directory, endpoint.email or "")
         try:
             client = AcmeClient.connect(endpoint.directory,

@@ -108,6 +108,11 @@ def csr_names(csr_pem: bytes) -> list[str]:
     return [str(n) for n in ext.value.get_values_for_type(x509.DNSName)]
 
 
+def csr_key_type(csr_pem: bytes) -> str:
+    """ "ec-256", "rsa-2048", ... of the CSR's public key (the key the order is for)."""
+    return describe_key(_load_csr(csr_pem).public_key())
+
+
 def csr_matches_key(csr_pem: bytes, key: PrivateKey | bytes) -> bool:
     """True when the CSR was made for `key` (the same public key)."""
     if isinstance(key, bytes):

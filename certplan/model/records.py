@@ -91,6 +91,8 @@ class PendingOrder(RecordModel):
     # The CSR the order is finalized with: it binds the order to its names and to the
     # key in the keystore. None in records written by certplan 0.1 (not resumed).
     csr_pem: str | None = None
+    # The profile the order was made with (None: none, or a record from before this field).
+    profile: str | None = None
 
 
 class Revocation(RecordModel):

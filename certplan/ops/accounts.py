@@ -8,18 +8,20 @@ and the RFC 7638 thumbprint of the public key.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from certplan.engine.accountkeys import roll_over, settle_staged_key
 from certplan.engine.sessions import CaEndpoint
 from certplan.model.config import ca_directory
-from certplan.model.crypto import describe_key, generate_key, key_to_pem, load_key
+from certplan.model.crypto import describe_key, load_key
 from certplan.model.errors import CertplanError
 from certplan.model.presets import PRESETS
 from certplan.model.project import Project
-from certplan.store.keystore import Keystore, KeystoreError
+from certplan.store.keystore import Keystore
 
 if TYPE_CHECKING:
     from certplan.ca import AcmeClient
@@ -114,6 +116,8 @@ def _account_key(project: Project, endpoint: CaEndpoint) -> bytes:
 def show_account(project: Project, ca_name: str | None, remote: bool,
                  timeout: float = 30.0) -> tuple[AccountView, dict[str, Any] | None]:
     """Local facts, and (remote) the account as the CA has it: status, contact."""
+    if remote:
+        _settle(project, ca_name, timeout, None)
     endpoint, view = account_for(project, ca_name)
     if not remote:
         return view, None
@@ -126,6 +130,7 @@ def deactivate_account(project: Project, ca_name: str | None, timeout: float = 3
                        now: datetime | None = None) -> tuple[AccountView, Path]:
     """Deactivate the account at the CA (irreversible), then set its key aside so
     the next apply creates a fresh account. Returns where the old key went."""
+    _settle(project, ca_name, timeout, None)
     endpoint, view = account_for(project, ca_name)
     client = _connect(endpoint, _account_key(project, endpoint), timeout)
     client.deactivate_account()
@@ -133,30 +138,25 @@ def deactivate_account(project: Project, ca_name: str | None, timeout: float = 3
     return view, keystore.set_account_aside(endpoint.directory, endpoint.email or "", now)
 
 
-def rollover_account(project: Project, ca_name: str | None,
-                     timeout: float = 30.0) -> tuple[AccountView, str]:
+def rollover_account(project: Project, ca_name: str | None, timeout: float = 30.0,
+                     log: Callable[[str], None] | None = None) -> tuple[AccountView, str]:
     """Replace the account key at the CA with a new one of the same type.
 
-    The new key is staged in the keystore (0600) before the CA is asked, and
-    takes the old one's place only once the CA accepted it. Returns the account
-    and the new key's thumbprint."""
+    A rollover cut short earlier is settled first. The new key is staged in the
+    keystore (0600) before the CA is asked, and is deleted only once an answer of
+    the CA proves the old key current (engine.accountkeys). Returns the account
+    (as it was before) and the new key's thumbprint."""
+    log = log or (lambda line: None)
+    _settle(project, ca_name, timeout, log)
     endpoint, view = account_for(project, ca_name)
-    keystore = Keystore(project.keystore_dir)
-    directory, email = endpoint.directory, endpoint.email or ""
-    new_pem = key_to_pem(generate_key(view.key_type))
-    try:
-        keystore.stage_account_key(directory, email, new_pem)
-    except KeystoreError:
-        staged = keystore.staged_account_key(directory, email)
-        key_path, _ = keystore.account_paths(directory, email)
-        raise CertplanError(f"{staged} exists: an earlier rollover was cut short; if "
-                            f"`certplan account show {endpoint.name}` fails, the CA has the "
-                            f"new key: move {staged.name} over {key_path.name}") from None
-    try:
-        client = _connect(endpoint, _account_key(project, endpoint), timeout)
-        client.rollover(load_key(new_pem, source="new account key"))
-    except BaseException:
-        keystore.discard_staged_account_key(directory, email)
-        raise
-    keystore.commit_staged_account_key(directory, email)
+    client = _connect(endpoint, _account_key(project, endpoint), timeout)
+    new_pem = roll_over(Keystore(project.keystore_dir), endpoint, client, view.key_type,
+                        timeout, log)
     return view, _thumbprint(new_pem)[1]
+
+
+def _settle(project: Project, ca_name: str | None, timeout: float,
+            log: Callable[[str], None] | None) -> None:
+    """Make the key the CA has the account key, when a rollover was cut short."""
+    settle_staged_key(Keystore(project.keystore_dir), _endpoint(project, ca_name), timeout,
+                      log or (lambda line: None))

@@ -4,7 +4,8 @@ Layout under the root:
 
     accounts/<id>.key.pem           account key (EC P-256 unless told), 0600
     accounts/<id>.json              public facts: directory, email, account URL, created
-    accounts/<id>.key.pem.next      a new key during a key rollover, until the CA accepts it
+    accounts/<id>.key.pem.next      a new key during a key rollover, until the CA's answer
+                                    proves which key is current (engine.accountkeys)
     accounts/<id>.deactivated-<UTC timestamp>.key.pem.old, .json.old
                                     a deactivated account, set aside
     certs/NAME/current/key.pem      the installed key (0600) and its full chain
@@ -224,11 +225,16 @@ class Keystore:
         return True
 
     # An account key rollover: the new key is staged beside the old one (0600) before the
-    # CA is asked, and takes its place only once the CA accepted it.
+    # CA is asked, and takes its place only once an answer of the CA proves it current;
+    # it is deleted only once an answer proves the old one current (engine.accountkeys).
 
     def staged_account_key(self, directory: str, email: str) -> Path:
         key_path, _ = self.account_paths(directory, email)
         return key_path.with_name(key_path.name + ".next")
+
+    def load_staged_account_key(self, directory: str, email: str) -> bytes | None:
+        """The staged key of a rollover not settled yet, or None."""
+        return _read(self.staged_account_key(directory, email))
 
     def stage_account_key(self, directory: str, email: str, key_pem: bytes) -> None:
         """Write the new key; KeystoreError if one is staged already (a rollover cut short)."""

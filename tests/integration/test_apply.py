@@ -203,7 +203,7 @@ def test_killed_apply_resumes_same_order_and_a_second_apply_is_refused(
     # fixed spec: the next apply finishes the very same order
     project.write_spec("k.toml", spec_toml("kill", ["kill.example.test"], site.webroot, site))
     change = project.plan_json()["changes"][0]
-    assert change["action"] == "renew" and "is resumed" in change["reason"]
+    assert change["action"] == "renew" and "apply resumes it" in change["reason"]
     res = project.apply()
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"resuming order {order_url}" in res.stderr

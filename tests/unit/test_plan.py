@@ -20,6 +20,7 @@ from certplan.core.plan import (
 )
 from certplan.core.policy import ari_pick
 from certplan.installers.files import FilesInstaller, FilesTarget
+from certplan.model.crypto import generate_key, make_csr
 from certplan.model.installed import Observed, fingerprint_of
 from certplan.model.observed import AriWindow
 from certplan.model.presets import PRESETS
@@ -88,6 +89,16 @@ def record(d: Desired, *, not_before: datetime = NOW - 30 * DAY, lifetime: timed
     return CertRecord(**base)
 
 
+def open_order(d: Desired, *, domains: Sequence[str] | None = None, key: str | None = None,
+               profile: str | None = None, directory: str | None = None) -> PendingOrder:
+    """The open order an apply of `d` records (override what it was made for)."""
+    csr = make_csr(generate_key(key or d.spec.key), list(domains or d.spec.domains))
+    return PendingOrder(url="https://ca/order/1", ca=d.spec.ca[0],
+                        directory=directory or d.directories[0],
+                        created_at=datetime(2026, 5, 31, 23, 10, tzinfo=UTC),
+                        csr_pem=csr.decode("ascii"), profile=profile or d.spec.profile)
+
+
 def files_ok(*ds: Desired) -> dict[str, str | None]:
     return {p: sha(p) for d in ds for t in d.spec.install for p in t.files().values()}
 
@@ -134,10 +145,14 @@ ISSUE_CASES: list[tuple[str, Desired, CertRecord | None, str]] = [
     ("revoked", D, record(D, revoked=Revocation(revoked_at=NOW - 2 * DAY,
                                                 reason="keyCompromise", serial="0a1b2c")),
      "serial 0a1b2c was revoked 2026-05-30 (keyCompromise)"),
-    ("pending order", D, record(D, cert=False, pending_order=PendingOrder(
+    ("pending order", D, record(D, cert=False, pending_order=open_order(D)),
+     "an open order from 2026-05-31 23:10 UTC is recorded; apply resumes it if the CA "
+     "still has it"),
+    ("pending order of certplan 0.1", D, record(D, cert=False, pending_order=PendingOrder(
         url="https://ca/order/1", ca="letsencrypt", directory=LE,
         created_at=datetime(2026, 5, 31, 23, 10, tzinfo=UTC))),
-     "order from 2026-05-31 23:10 UTC is resumed"),
+     "the open order from 2026-05-31 23:10 UTC no longer matches (it was recorded without "
+     "its CSR (certplan 0.1)); apply orders anew"),
     ("no certificate yet", D, record(D, cert=False), "no certificate recorded yet"),
 ]
 
@@ -428,11 +443,10 @@ def test_ari_refreshed_flag_passes_through() -> None:
 
 
 def test_unfinished_renewal_order_is_resumed_even_when_not_due() -> None:
-    rec = record(D, pending_order=PendingOrder(
-        url="https://ca/order/2", ca="letsencrypt", directory=LE,
-        created_at=datetime(2026, 5, 31, 23, 10, tzinfo=UTC)))
+    rec = record(D, pending_order=open_order(D))
     assert only(plan_of(D, rec)) == (
-        Action.RENEW, "unfinished order from 2026-05-31 23:10 UTC is resumed")
+        Action.RENEW, "an open order from 2026-05-31 23:10 UTC is recorded; apply resumes "
+        "it if the CA still has it")
 
 
 def test_failed_install_is_installed_again() -> None:
