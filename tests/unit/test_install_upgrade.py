@@ -110,8 +110,9 @@ def test_the_next_write_uses_the_current_form(tmp_path: Path) -> None:
     backend = FilesBackend(tmp_path)
     backend.write(rec.model_copy(update={"installs": [done, failed]}), backend.load().serial)
     written = json.loads((tmp_path / "www.json").read_text())["installs"]
+    # `serial` None: installed before certplan recorded it (trusted as the current one)
     assert written[0] == {"installer": "files", "digest": T0.digest(), "status": "installed",
-                          "fingerprint": fingerprint_of(FILES), "parts": FILES,
+                          "serial": None, "fingerprint": fingerprint_of(FILES), "parts": FILES,
                           "installed_at": "2026-06-01T00:00:00Z"}
     assert "target_digest" not in written[1] and written[1]["status"] == "failed"
     # a changed target keeps its old digest: the plan still says "target changed"
