@@ -131,7 +131,7 @@ class Applier:
         # below are recorded, the plan sees them as not done (also after a crash).
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
                                            range(len(desired.spec.install)), record,
-                                           "the new key")
+                                           str(self.keystore.cert_dir(change.name) / "current"))
         record = record.model_copy(update={"installs": installs})
         self._save(record)
         detail = f"serial {issued.info.serial}, expires {issued.info.not_after:%Y-%m-%d}"
@@ -209,7 +209,7 @@ class Applier:
         desired = self.project.by_name()[change.name]
         record = self.records[change.name]
         current = self.keystore.load_current(change.name)
-        source = f"keystore {self.keystore.cert_dir(change.name) / 'current'}"
+        source = str(self.keystore.cert_dir(change.name) / "current")
         if current is None:
             raise CertplanError(f"{change.name}: the keystore has no current key and "
                                 f"certificate; run `certplan apply --replace {change.name}`")
@@ -269,20 +269,22 @@ class Applier:
 
 def checked_pair(key_pem: bytes, fullchain: bytes, source: str) -> str:
     """The serial of `fullchain`'s leaf, once the key is proven readable and its
-    pair (CertplanError naming `source` otherwise): checked before anything is
-    written, so that a damaged keystore key never reaches a server."""
-    key = load_key(key_pem, source=f"{source}: key")
+    pair (CertplanError naming `source`, a folder with key.pem and fullchain.pem,
+    otherwise): checked before anything is written, so that a damaged keystore key
+    never reaches a server."""
+    key = load_key(key_pem, source=f"{source}/key.pem")
     try:
         return verify_issued(fullchain, key, []).serial
     except (CertplanError, ValueError) as exc:
-        raise CertplanError(f"{source}: {exc}") from None
+        raise CertplanError(f"{source}/fullchain.pem: {exc}") from None
 
 
 def cert_serial(fullchain: bytes, source: str) -> str:
     try:
         return cert_info(fullchain).serial
     except ValueError:
-        raise CertplanError(f"{source}: the certificate cannot be read") from None
+        raise CertplanError(f"{source}/fullchain.pem: the certificate cannot be "
+                            f"read") from None
 
 
 def _material(current: tuple[bytes, bytes] | None) -> Material | None:
