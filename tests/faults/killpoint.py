@@ -98,17 +98,24 @@ class HoldingProxy:
             threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
 
     def _forward(self, conn: socket.socket) -> None:
-        with conn, socket.create_connection(("127.0.0.1", self.upstream), timeout=10) as up:
-            pair = {conn: up, up: conn}
-            while True:
-                ready, _, _ = select.select(list(pair), [], [], 10)
-                if not ready:
+        with conn:
+            try:
+                with socket.create_connection(("127.0.0.1", self.upstream), timeout=10) as up:
+                    self._pump({conn: up, up: conn})
+            except OSError:
+                return  # the server went away (or the client did): the client sees a close
+
+    @staticmethod
+    def _pump(pair: dict[socket.socket, socket.socket]) -> None:
+        while True:
+            ready, _, _ = select.select(list(pair), [], [], 10)
+            if not ready:
+                return
+            for sock in ready:
+                data = sock.recv(65536)
+                if not data:
                     return
-                for sock in ready:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    pair[sock].sendall(data)
+                pair[sock].sendall(data)
 
     def close(self) -> None:
         self._stop = True
