@@ -71,6 +71,9 @@ def revoke(
         with backend.lock(lock_timeout):
             project, state = _load()
             record = state.records.get(name)
+            if name in state.broken:
+                raise CertplanError(f"{name}: its state record does not load: "
+                                    f"{state.broken_reasons()[name]}")
             if record is None or record.certificate is None:
                 raise CertplanError(f"no certificate recorded for {name!r} (recorded: "
                                     f"{', '.join(sorted(state.records)) or 'none'})")

@@ -24,6 +24,7 @@ from certplan.model.records import CertFacts, CertRecord, InstallRecord, Pending
 from certplan.model.spec import InstallTarget
 from certplan.store.base import StateBackend
 from certplan.store.keystore import Keystore
+from certplan.validators import StandalonePool
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -51,9 +52,12 @@ class Applier:
         self.clock = clock
         self._write_lock = threading.Lock()
         config = project.config
+        # one standalone http-01 server per listen address for the whole run
+        self.standalone = StandalonePool()
         validator_args = {
             "http01_port": config.http01.port, "resolvers": list(config.dns.resolvers),
-            "providers": _providers(project), "dns": config.dns,
+            "self_check_timeout": config.http01.self_check_timeout,
+            "providers": _providers(project), "dns": config.dns, "standalone": self.standalone,
         }
         self.issuer = Issuer(self.sessions, self.keystore, validator_args, log,
                              self._record_order, timeout=timeout)
@@ -63,8 +67,11 @@ class Applier:
     def run(self, plan: Plan, parallel: int = 4) -> list[Outcome]:
         if not plan.changes:
             return []
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return list(pool.map(self._one, plan.changes))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                return list(pool.map(self._one, plan.changes))
+        finally:
+            self.standalone.close()
 
     def _one(self, change: Change) -> Outcome:
         try:
