@@ -78,7 +78,8 @@ def revoke(
                 raise CertplanError(f"no certificate recorded for {name!r} (recorded: "
                                     f"{', '.join(sorted(state.records)) or 'none'})")
             _confirm_irreversible(yes, f"revoke serial {record.certificate.serial} of {name}")
-            sessions = Sessions(project, Keystore(project.keystore_dir))
+            # an operator's one request: a rate limit remembered from apply does not block it
+            sessions = Sessions(project, Keystore(project.keystore_dir), ignore_rate_limit=True)
             _, note = revoke_recorded(sessions, backend, record, reason,
                                       expect_serial=state.serial)
     except CertplanError as exc:

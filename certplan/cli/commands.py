@@ -98,7 +98,11 @@ def apply(
     lock_timeout: Annotated[float, typer.Option(
         "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1, help="Seconds allowed per certificate.")] = 300.0,
+        "--timeout", min=1, help="Seconds allowed per certificate, every request to the CA "
+        "included.")] = 300.0,
+    ignore_rate_limit: Annotated[bool, typer.Option(
+        "--ignore-rate-limit", help="Contact a CA even though it asked to wait (a rate limit "
+        "recorded by an earlier run).")] = False,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
     from certplan.core.render import render_text
@@ -126,7 +130,8 @@ def apply(
                 exit_for_problems(the_plan)
                 return
             _confirm(auto_approve, planfile is not None)
-            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout)
+            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
+                                  ignore_rate_limit)
     except CertplanError as exc:
         report(exc)
     failed = _summary(outcomes)
@@ -146,7 +151,7 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
-               parallel: int, timeout: float) -> list[Outcome]:
+               parallel: int, timeout: float, ignore_rate_limit: bool = False) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -154,7 +159,8 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
     if warning:
         typer.echo(f"Warning: {warning}", err=True)
     applier = Applier(project, state, store=backend,
-                      log=lambda line: typer.echo(line, err=True), timeout=timeout)
+                      log=lambda line: typer.echo(line, err=True), timeout=timeout,
+                      ignore_rate_limit=ignore_rate_limit)
     return applier.run(the_plan, parallel=parallel)
 
 

@@ -141,7 +141,9 @@ def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all
     plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
                      replace_all=replace_all, targets=targets or None,
                      broken=state.broken_reasons())
-    return project, state, plan
+    from certplan.ops.ratelimits import with_rate_limits
+
+    return project, state, with_rate_limits(plan, project)
 
 
 def exit_for_problems(plan: Plan) -> None:

@@ -41,13 +41,15 @@ class Outcome:
 
 class Applier:
     def __init__(self, project: Project, state: State, *, store: StateBackend, log: Log,
-                 clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0):
+                 clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0,
+                 ignore_rate_limit: bool = False):
         self.project = project
         self.records = dict(state.records)
         self.store = store
         self.serial = state.serial  # what each write expects (compare-and-swap)
         self.keystore = Keystore(project.keystore_dir)
-        self.sessions = Sessions(project, self.keystore)
+        self.sessions = Sessions(project, self.keystore, clock=clock,
+                                 ignore_rate_limit=ignore_rate_limit)
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()
