@@ -122,6 +122,9 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
             why = f"{label}: new target"
         elif done.status == "failed":
             why = f"{label}: the last install failed; installing again"
+        elif done.serial is not None and rec.certificate is not None \
+                and done.serial != rec.certificate.serial:
+            why = f"{label}: {_serial_reason(done.serial, rec.certificate.serial)}"
         elif done.installer != target.type or not target.same_definition(done.digest):
             why = f"{label}: target changed"
         else:
@@ -131,6 +134,11 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
             reasons.append(why)
             targets.append(i)
     return reasons, targets
+
+
+def _serial_reason(installed: str, current: str) -> str:
+    was = f"installed serial {installed}" if installed else "never installed"
+    return f"{was}, current {current} (check, reload and verify run again)"
 
 
 def _drift(done: InstallRecord, now: Observed | None) -> str | None:
@@ -266,9 +274,11 @@ def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str
     return ignored
 
 
-def _removal(name: str, rec: CertRecord) -> Change:
+def _removal(name: str, rec: CertRecord, claimed: Mapping[str, str]) -> Change:
     """A record without a spec: stop managing it; show every path and serial that
-    on_remove would touch (apply touches them only with proof from the host)."""
+    on_remove would touch (apply touches them only with proof from the host).
+    A place that a wanted certificate installs (`claimed`: place -> its name, e.g.
+    after a spec was renamed) is kept, whatever on_remove says."""
     how = [w for w, on in (("revoke", rec.on_remove.revoke),
                            ("delete installed files", rec.on_remove.delete_files)) if on]
     why = ["no spec declares it any more"
@@ -276,9 +286,12 @@ def _removal(name: str, rec: CertRecord) -> Change:
     serial = rec.certificate.serial if rec.on_remove.revoke and rec.certificate else None
     if serial is not None:
         why.append(f"revokes serial {serial} if the keystore holds it for {name}")
-    paths = tuple(sorted({p for inst in rec.installs for p in inst.parts})) \
-        if rec.on_remove.delete_files else ()
+    recorded = sorted({p for inst in rec.installs for p in inst.parts}) \
+        if rec.on_remove.delete_files else []
+    paths = tuple(p for p in recorded if p not in claimed)
     why += [f"deletes {p} if its bytes are what certplan installed" for p in paths]
+    why += [f"keeps {p}: certificate {claimed[p]!r} installs it" for p in recorded
+            if p in claimed]
     return Change(name=name, action=Action.REMOVE, reasons=tuple(why),
                   domains=tuple(rec.domains), ca=rec.ca, key=rec.key_type,
                   revoke=rec.on_remove.revoke, delete_files=rec.on_remove.delete_files,
@@ -307,10 +320,13 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
         change = _plan_one(d, rec, obs, now, forced)
         changes.append(change)
         warnings += _target_notes(d, change) + _warnings(d, rec, obs)
+    claimed: dict[str, str] | None = None
     for name in sorted(set(records) - wanted):
         if not chosen(name):
             continue
-        changes.append(_removal(name, records[name]))
+        if claimed is None:  # only once there is something to remove
+            claimed = {place: d.spec.name for d in desired for _, place in d.writes}
+        changes.append(_removal(name, records[name], claimed))
     changes.sort(key=lambda c: (ORDER.index(c.action), c.name))
     return Plan(now=now, changes=tuple(c for c in changes if c.action is not Action.NOOP),
                 noops=tuple(c for c in changes if c.action is Action.NOOP),

@@ -17,11 +17,12 @@ from certplan.engine.crashpoints import crashpoint
 from certplan.engine.issuance import Issued, Issuer
 from certplan.engine.sessions import Sessions
 from certplan.installers import INSTALLERS
-from certplan.model.crypto import split_chain
+from certplan.model.crypto import cert_info, load_key, split_chain, verify_issued
 from certplan.model.errors import CertplanError
 from certplan.model.installed import Material
 from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
+from certplan.model.spec import InstallTarget
 from certplan.store.base import StateBackend
 from certplan.store.keystore import Keystore
 from certplan.validators import StandalonePool
@@ -143,8 +144,11 @@ class Applier:
         self._save(record)
         crashpoint("after-state")
         self.keystore.clear_pending(change.name)  # its key only now: see Issuer._obtain_from
+        # The record above keeps each install at the serial it had: until the installs
+        # below are recorded, the plan sees them as not done (also after a crash).
         installs, failures = self._install(desired, issued.key_pem, issued.fullchain_pem,
-                                           range(len(desired.spec.install)), record)
+                                           range(len(desired.spec.install)), record,
+                                           str(self.keystore.cert_dir(change.name) / "current"))
         record = record.model_copy(update={"installs": installs})
         self._save(record)
         detail = f"serial {issued.info.serial}, expires {issued.info.not_after:%Y-%m-%d}"
@@ -165,45 +169,76 @@ class Applier:
                           chain_pem=issued.fullchain_pem.decode("ascii"),
                           ari_id=issued.ari_id, issued_at=self.clock())
         renewals = base.renewals + (1 if old is not None and old.certificate else 0)
+        was = old.certificate.serial if old is not None and old.certificate else ""
+        installs = [done if done.serial is not None else done.model_copy(update={"serial": was})
+                    for done in base.installs]
         return base.model_copy(update={"certificate": facts, "account_url": issued.account_url,
                                        "pending_order": None, "revoked": None,
-                                       "renewals": renewals})
+                                       "renewals": renewals, "installs": installs})
 
     def _install(self, desired: Desired, key_pem: bytes, fullchain: bytes,
-                 which: range | tuple[int, ...],
-                 record: CertRecord) -> tuple[list[InstallRecord], str]:
-        leaf, chain = split_chain(fullchain)
-        material = Material(key_pem, leaf, chain, fullchain, _sni_name(desired.spec.domains))
+                 which: range | tuple[int, ...], record: CertRecord,
+                 source: str) -> tuple[list[InstallRecord], str]:
+        """Install `which` targets; each record says the serial it installed, and is
+        made only once the installer's check, reload and verify succeeded. A target
+        not yet installed with this serial is installed with force (check, reload
+        and verify run even when the bytes on disk are already the new ones)."""
         targets = desired.spec.install
         installs: list[InstallRecord | None] = list(current_installs(targets, record.installs))
         installs = (installs + [None] * len(targets))[:len(targets)]
+        try:  # before anything is written
+            serial = checked_pair(key_pem, fullchain, source)
+        except CertplanError as exc:
+            failed = [self._failed(targets[i], None) for i in which]
+            for i, rec in zip(which, failed, strict=True):
+                installs[i] = rec
+            return [r for r in installs if r is not None], f"nothing installed: {exc}"
+        leaf, chain = split_chain(fullchain)
+        material = Material(key_pem, leaf, chain, fullchain, _sni_name(desired.spec.domains))
         failures = []
         for i in which:
-            target = targets[i]
+            target, done = targets[i], installs[i]
             self.log(f"{desired.spec.name}: installing install[{i}] ({target.type})")
+            # (serial None: recorded before serials were; trusted, as the plan does)
+            force = done is None or done.status != "installed" \
+                or done.serial not in (None, serial)
             try:
-                result = INSTALLERS.get(target.type)().install(target, material)
-                installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
-                                            fingerprint=result.fingerprint,
-                                            parts=dict(result.parts), installed_at=self.clock())
-                if result.changed:
-                    self.log(f"{desired.spec.name}: install[{i}] written; ran "
-                             f"{', '.join(result.ran) or 'no commands'}")
-            except CertplanError as exc:
-                installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
-                                            status="failed", installed_at=self.clock())
-                failures.append(f"install[{i}] failed: {exc}")
+                result = INSTALLERS.get(target.type)().install(target, material, force=force)
+            except Exception as exc:  # the installer put back what was there
+                installs[i] = self._failed(target, serial)
+                why = str(exc) if isinstance(exc, CertplanError) \
+                    else f"internal error {type(exc).__name__}: {exc}"
+                failures.append(f"install[{i}] failed: {why}")
+                continue
+            installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
+                                        serial=serial, fingerprint=result.fingerprint,
+                                        parts=dict(result.parts), installed_at=self.clock())
+            if result.changed or result.ran:
+                self.log(f"{desired.spec.name}: install[{i}] "
+                         f"{'written' if result.changed else 'unchanged on disk'}; ran "
+                         f"{', '.join(result.ran) or 'no commands'}")
         return [r for r in installs if r is not None], "; ".join(failures)
+
+    def _failed(self, target: InstallTarget, serial: str | None) -> InstallRecord:
+        return InstallRecord(installer=target.type, digest=target.digest(), status="failed",
+                             serial=serial, installed_at=self.clock())
 
     def _install_only(self, change: Change) -> Outcome:
         desired = self.project.by_name()[change.name]
         record = self.records[change.name]
         current = self.keystore.load_current(change.name)
+        source = str(self.keystore.cert_dir(change.name) / "current")
         if current is None:
             raise CertplanError(f"{change.name}: the keystore has no current key and "
                                 f"certificate; run `certplan apply --replace {change.name}`")
+        held = cert_serial(current[1], source)
+        if record.certificate is not None and held != record.certificate.serial:
+            raise CertplanError(
+                f"{change.name}: {source} holds serial {held}, state records serial "
+                f"{record.certificate.serial}; nothing installed (run `certplan apply "
+                f"--replace {change.name}`)")
         installs, failures = self._install(desired, current[0], current[1],
-                                           change.install_targets, record)
+                                           change.install_targets, record, source)
         self._save(record.model_copy(update={"installs": installs}))
         if failures:
             return Outcome(change.name, change.action, False, failures,
@@ -224,7 +259,12 @@ class Applier:
             client, _ = self.sessions.client(record.ca)
             done.append(revoke_at_ca(client, proven, "cessationOfOperation"))
         if change.delete_files:
-            parts = [p for inst in record.installs for p in inst.parts]
+            # only the places the plan names: it keeps those a wanted certificate installs
+            wanted = set(change.delete_paths)
+            installs = [inst.model_copy(update={"parts": {p: h for p, h in inst.parts.items()
+                                                          if p in wanted}})
+                        for inst in record.installs]
+            parts = [p for inst in installs for p in inst.parts]
             if parts and current is None:
                 raise CertplanError(
                     f"{where}, field on_remove.delete_files: the keystore holds no "
@@ -232,14 +272,37 @@ class Applier:
                     f"{', '.join(sorted(parts))}; nothing deleted (remove the record by "
                     f"hand once you have checked it)")
             material = _material(current)
-            for inst in record.installs:
-                done += INSTALLERS.get(inst.installer)().remove(inst, material).notes()
+            for inst in installs:
+                if inst.parts:
+                    done += INSTALLERS.get(inst.installer)().remove(inst, material).notes()
+            done += [f"kept {p}: a wanted certificate installs it"
+                     for inst in record.installs for p in sorted(inst.parts) if p not in wanted]
         archived = self.keystore.archive(change.name)
         with self._write_lock:
             self.serial = self.store.delete(change.name, self.serial).serial
             self.records.pop(change.name, None)
         done.append(f"keystore archived to {archived}" if archived else "no keystore entry")
         return Outcome(change.name, change.action, True, "; ".join(done))
+
+
+def checked_pair(key_pem: bytes, fullchain: bytes, source: str) -> str:
+    """The serial of `fullchain`'s leaf, once the key is proven readable and its
+    pair (CertplanError naming `source`, a folder with key.pem and fullchain.pem,
+    otherwise): checked before anything is written, so that a damaged keystore key
+    never reaches a server."""
+    key = load_key(key_pem, source=f"{source}/key.pem")
+    try:
+        return verify_issued(fullchain, key, []).serial
+    except (CertplanError, ValueError) as exc:
+        raise CertplanError(f"{source}/fullchain.pem: {exc}") from None
+
+
+def cert_serial(fullchain: bytes, source: str) -> str:
+    try:
+        return cert_info(fullchain).serial
+    except ValueError:
+        raise CertplanError(f"{source}/fullchain.pem: the certificate cannot be "
+                            f"read") from None
 
 
 def _material(current: tuple[bytes, bytes] | None) -> Material | None:

@@ -46,9 +46,14 @@ class Installer(Protocol[T]):
         ...
 
     def install(self, target: T, material: Material, *, force: bool = False) -> Installed:
-        """Install transactionally: write, check, reload, verify; on any failure put
-        back exactly what was there and raise InstallError. When everything is
-        already in place, change nothing and run nothing (unless `force`)."""
+        """Install transactionally: write, check, reload, verify; on any failure,
+        whatever the exception, put back exactly what was there (and reload again if
+        the reload had run) and raise InstallError (an interrupt: put back, then let
+        it through). When everything is already in place, change nothing and run
+        nothing, unless `force`: apply forces a target not yet installed with this
+        certificate's serial, so that its check, reload and verify run even when an
+        earlier, interrupted run already wrote the bytes. `material` is a checked
+        pair: apply proves the key readable and the certificate's before calling."""
         ...
 
     def remove(self, record: InstallRecord, material: Material | None) -> Removal:

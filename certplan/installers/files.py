@@ -6,11 +6,12 @@ their bytes.
 
 Each file is replaced atomically with its mode and owner from the start. Files
 whose content, mode and owner are already right are not touched; when nothing
-changed (and not forced) neither `check` nor `reload` runs. When `check` or
-`reload` fails, the previous files are put back exactly (content, mode, owner;
-files that did not exist are deleted) and, if the reload had run, the server is
-reloaded again so it picks the old files up. Then InstallError is raised with
-the command, its exit code and the tail of its output.
+changed (and not forced) neither `check` nor `reload` runs. When anything fails
+(a folder that cannot be made, a write, `check`, `reload`, `verify`, whatever the
+exception), the previous files are put back exactly (content, mode, owner; files
+that did not exist are deleted; see files_write) and, if the reload had run, the
+server is reloaded again so it picks the old files up. Then InstallError is raised
+saying what failed (a command: its exit code and the tail of its output).
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ import hashlib
 import os
 import pwd
 import re
-import stat
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -31,17 +30,16 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from certplan.installers.commands import run_command
 from certplan.installers.files_remove import remove_files
+from certplan.installers.files_write import StepFailed, Transaction, failure, read_old
 from certplan.model.errors import InstallError
 from certplan.model.hostport import parse_hostport
 from certplan.model.installed import Installed, Material, Observed, Removal
 from certplan.model.records import InstallRecord
 from certplan.model.spec import InstallTarget
 from certplan.model.text import bad_character
-from certplan.store.atomic import atomic_write, fsync_dir
-from certplan.store.safefs import UnsafePath, make_dirs, read_regular, refuse_link
+from certplan.store.safefs import UnsafePath, read_regular
 
 VERIFY_TIMEOUT = 10.0  # seconds for the server to present the new certificate
-DIR_MODE = 0o755
 KINDS = ("key_file", "cert_file", "chain_file", "fullchain_file", "bundle_file")
 # fields that name files or run commands: printable text only (see model.text)
 _TEXT_FIELDS = KINDS + ("owner", "group", "check", "reload", "verify_name")
@@ -182,16 +180,6 @@ class FilesTarget(InstallTarget):
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class _Old:
-    """What a path held before we wrote it; data None means it did not exist."""
-
-    data: bytes | None
-    mode: int = 0
-    uid: int = -1
-    gid: int = -1
-
-
 def target_contents(target: FilesTarget, material: Material) -> dict[str, bytes]:
     """path -> bytes this target writes (bundle_file = key + full chain)."""
     m = material
@@ -231,37 +219,6 @@ def resolve_owner(target: FilesTarget) -> tuple[int, int]:
     return uid, gid
 
 
-def _read_old(path: Path) -> _Old:
-    """What is at `path` now, to put back on failure: only a regular file (a link is
-    refused, so a rollback can never copy what a link pointed at)."""
-    try:
-        if refuse_link(path) is None:
-            return _Old(None)
-        data = read_regular(path)
-        st = path.lstat()
-        return _Old(data, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
-    except UnsafePath as exc:
-        raise InstallError(f"{path}: {exc.strerror}; refusing to install over it (point "
-                           f"the install target at a regular file)") from None
-    except FileNotFoundError:
-        return _Old(None)
-    except OSError as exc:
-        raise InstallError(f"{path}: cannot read the current file: {exc.strerror}") from None
-
-
-def _up_to_date(old: _Old, data: bytes, mode: int, uid: int, gid: int) -> bool:
-    return (old.data == data and old.mode == mode
-            and uid in (-1, old.uid) and gid in (-1, old.gid))
-
-
-def _make_parents(path: Path) -> None:
-    try:
-        make_dirs(path.parent, DIR_MODE)  # 0755 whatever the umask
-    except OSError as exc:
-        raise InstallError(f"cannot create folder {exc.filename or path.parent}: "
-                           f"{exc.strerror}") from None
-
-
 class FilesInstaller:
     """Installer "files": see the module docstring. Its parts are the target's
     paths, each with the SHA-256 of its bytes."""
@@ -293,30 +250,29 @@ class FilesInstaller:
         uid, gid = resolve_owner(target)
         contents = target_contents(target, material)
         modes = {path: target.mode_for(kind) for kind, path in target.files().items()}
-        olds = {path: _read_old(Path(path)) for path in contents}
+        olds = {path: read_old(Path(path)) for path in contents}
         todo = [p for p, data in contents.items()
-                if not _up_to_date(olds[p], data, modes[p], uid, gid)]
+                if not olds[p].same_as(data, modes[p], uid, gid)]
         hashes = {path: hashlib.sha256(data).hexdigest() for path, data in contents.items()}
         if not todo and not force:
             return Installed.of(hashes, changed=False)
-        written: list[str] = []
-        try:
+        txn = Transaction(olds)
+        try:  # whatever fails, and however: put back what was there
             for path in todo:
-                _make_parents(Path(path))
-                atomic_write(path, contents[path], modes[path], uid, gid)
-                written.append(path)
-        except OSError as exc:
-            _restore(olds, written)
-            raise InstallError(f"cannot write {exc.filename or path}: {exc.strerror}; "
-                               "files written so far were put back") from None
-        ran = self._run_steps(target, olds, written)
-        if target.verify is not None:
-            self._verify(target, olds, written, material)
-            ran.append(f"verify {target.verify}")
+                txn.write(path, contents[path], modes[path], uid, gid)
+            ran = self._run_steps(target, txn)
+            if target.verify is not None:
+                self._verify(target, material)
+                ran.append(f"verify {target.verify}")
+        except BaseException as exc:
+            note = txn.undo(target.reload, target.timeout)
+            if not isinstance(exc, Exception):
+                raise  # an interrupt: files put back, then stop
+            head, tail = failure(exc)
+            raise InstallError(f"{head}; {note}{tail}") from None
         return Installed.of(hashes, changed=bool(todo), ran=tuple(ran))
 
-    def _verify(self, target: FilesTarget, olds: dict[str, _Old], written: list[str],
-                material: Material) -> None:
+    def _verify(self, target: FilesTarget, material: Material) -> None:
         # imported here: `plan` observes targets and needs none of this
         from cryptography.hazmat.primitives import serialization
 
@@ -325,46 +281,21 @@ class FilesInstaller:
 
         assert target.verify is not None
         leaf_der = load_leaf(material.leaf_pem).public_bytes(serialization.Encoding.DER)
-        try:
-            wait_served(target.verify, target.verify_name or material.server_name, leaf_der,
-                        time.monotonic() + min(target.timeout, VERIFY_TIMEOUT))
-        except InstallError as exc:
-            _restore(olds, written)
-            note = "previous files restored"
-            if target.reload is not None:
-                again, _ = run_command(target.reload, target.timeout)
-                note += ", reloaded again" if again == 0 else ", and the reload failed"
-            raise InstallError(f"{exc}; {note}") from None
+        wait_served(target.verify, target.verify_name or material.server_name, leaf_der,
+                    time.monotonic() + min(target.timeout, VERIFY_TIMEOUT))
 
-    def _run_steps(self, target: FilesTarget, olds: dict[str, _Old],
-                   written: list[str]) -> list[str]:
+    def _run_steps(self, target: FilesTarget, txn: Transaction) -> list[str]:
         ran: list[str] = []
         for step in ("check", "reload"):
             command = getattr(target, step)
             if command is None:
                 continue
             ran.append(command)
+            txn.reloaded = txn.reloaded or step == "reload"
             code, output = run_command(command, target.timeout)
             if code == 0:
                 continue
-            _restore(olds, written)
-            note = "previous files restored"
-            if step == "reload":
-                ran.append(command)
-                again, _ = run_command(command, target.timeout)
-                note += ", reloaded again" if again == 0 else ", and the second reload failed too"
             how = f"timed out after {target.timeout:g}s" if code is None else f"exited {code}"
             tail = f":\n{output}" if output else " (no output)"
-            raise InstallError(f"{step} command {command!r} {how}; {note}{tail}")
+            raise StepFailed(f"{step} command {command!r} {how}", tail)
         return ran
-
-
-def _restore(olds: dict[str, _Old], written: list[str]) -> None:
-    """Put back what `written` paths held before (or delete them if they were new)."""
-    for path in written:
-        old = olds[path]
-        if old.data is None:
-            Path(path).unlink(missing_ok=True)
-            fsync_dir(Path(path).parent)
-        else:
-            atomic_write(path, old.data, old.mode, old.uid, old.gid)

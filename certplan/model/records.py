@@ -58,6 +58,13 @@ class InstallRecord(RecordModel):
     written), which is also all that `remove` gets once the spec is gone. A failed
     install has status "failed" and no parts (its installer put back what was there).
 
+    `serial` is the certificate this target was last installed with, written only
+    once its check, reload and verify succeeded: a record for a new certificate
+    keeps the previous serial here until then, so the planner sees the install as
+    not yet done (also after a crash). None in records written before certplan
+    recorded it: trusted as the recorded certificate's (they were written after the
+    install, like now), and replaced by the next install.
+
     The previous format (`target_digest`, `files`, "failed" as the digest) is read
     through the aliases and `_from_previous_format`, and written in this one.
     """
@@ -65,6 +72,7 @@ class InstallRecord(RecordModel):
     installer: str = DEFAULT_INSTALLER
     digest: str = Field(validation_alias=AliasChoices("digest", "target_digest"))
     status: InstallStatus = "installed"
+    serial: str | None = None
     fingerprint: str | None = None
     parts: dict[str, str] = Field(default_factory=dict,
                                   validation_alias=AliasChoices("parts", "files"))

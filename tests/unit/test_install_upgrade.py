@@ -110,8 +110,9 @@ def test_the_next_write_uses_the_current_form(tmp_path: Path) -> None:
     backend = FilesBackend(tmp_path)
     backend.write(rec.model_copy(update={"installs": [done, failed]}), backend.load().serial)
     written = json.loads((tmp_path / "www.json").read_text())["installs"]
+    # `serial` None: installed before certplan recorded it (trusted as the current one)
     assert written[0] == {"installer": "files", "digest": T0.digest(), "status": "installed",
-                          "fingerprint": fingerprint_of(FILES), "parts": FILES,
+                          "serial": None, "fingerprint": fingerprint_of(FILES), "parts": FILES,
                           "installed_at": "2026-06-01T00:00:00Z"}
     assert "target_digest" not in written[1] and written[1]["status"] == "failed"
     # a changed target keeps its old digest: the plan still says "target changed"
@@ -152,7 +153,10 @@ def test_an_upgraded_apply_reinstalls_only_what_the_plan_says(tmp_path: Path) ->
     installed = [FilesInstaller().install(t, material) for t in targets]
     (root / "commands.log").unlink()
     # the state the previous version wrote after that install
-    save_record(project, record(d))
+    rec = record(d)
+    assert rec.certificate is not None  # the keystore's serial: install checks they agree
+    save_record(project, rec.model_copy(update={"certificate": rec.certificate.model_copy(
+        update={"serial": crypto.cert_info(fullchain).serial})}))
     data = json.loads((project.state_dir / "www.json").read_text())
     data["installs"] = [{"target_digest": t.previous_digest(), "files": dict(i.parts),
                          "installed_at": "2026-05-02T00:00:00Z"}
