@@ -206,5 +206,6 @@ def test_an_installer_bug_is_a_failed_install_and_the_next_plan_retries(
     serial = crypto.cert_info(fullchain).serial
     (done,) = state_of(project).records["www"].installs
     assert (done.status, done.serial) == ("installed", serial)
-    assert logs == ["www: install[0] written; ran echo check >> "
+    assert logs == ["www: installing install[0] (files)",
+                    "www: install[0] written; ran echo check >> "
                     f"{project.root}/commands.log"]
