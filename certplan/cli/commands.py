@@ -24,6 +24,8 @@ from certplan.cli.common import (
     read_only_run,
     report,
 )
+from certplan.cli.output import LogFormatOpt, Output, QuietOpt, VerboseOpt
+from certplan.cli.progress import summary
 from certplan.model.errors import CertplanError
 
 if TYPE_CHECKING:
@@ -103,12 +105,14 @@ def apply(
     ignore_rate_limit: Annotated[bool, typer.Option(
         "--ignore-rate-limit", help="Contact a CA even though it asked to wait (a rate limit "
         "recorded by an earlier run).")] = False,
+    log_format: LogFormatOpt = "text", verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
     from certplan.core.render import render_text
 
     if planfile is not None and (target or replace or replace_all):
         fail("a saved plan is applied exactly: --target and --replace belong to `plan`")
+    out = Output.of(log_format, verbose, quiet)
     try:
         project, _ = _load()
         backend = _backend(project)
@@ -125,16 +129,17 @@ def apply(
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
                                             loaded=(project, state))
-            typer.echo(render_text(the_plan), nl=False)
+            if not quiet:
+                typer.echo(render_text(the_plan), nl=False)
             if the_plan.empty:
                 exit_for_problems(the_plan)
                 return
             _confirm(auto_approve, planfile is not None)
             outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
-                                  ignore_rate_limit)
+                                  ignore_rate_limit, out)
     except CertplanError as exc:
         report(exc)
-    failed = _summary(outcomes)
+    failed = summary(outcomes, quiet, typer.echo)
     exit_for_problems(the_plan)
     if failed:
         raise typer.Exit(1)
@@ -151,41 +156,22 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
-               parallel: int, timeout: float, ignore_rate_limit: bool = False) -> list[Outcome]:
+               parallel: int, timeout: float, ignore_rate_limit: bool = False,
+               out: Output | None = None) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
+    out = out or Output.of("text", False, False)
     warning = Keystore(project.keystore_dir).gitignore_warning(project.root)
-    if warning:
+    if warning and not out.quiet:
         typer.echo(f"Warning: {warning}", err=True)
-    applier = Applier(project, state, store=backend,
-                      log=lambda line: typer.echo(line, err=True), timeout=timeout,
-                      ignore_rate_limit=ignore_rate_limit)
-    return applier.run(the_plan, parallel=parallel)
-
-
-def _summary(outcomes: list[Outcome]) -> bool:
-    """Print what happened; True when a certificate failed."""
-    from dataclasses import replace
-
-    from tabulate import tabulate
-
-    from certplan.core.escape import plain
-
-    # details quote state (from git): control characters are shown, never sent
-    outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
-                        left=plain(o.left)) for o in outcomes]
-    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
-            for o in outcomes]
-    typer.echo("")
-    typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
-    failed = [o for o in outcomes if not o.ok]
-    for o in failed:
-        typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
-        if o.left:
-            typer.echo(f"  left as it was: {o.left}")
-    typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
-    return bool(failed)
+    with out.progress([c.name for c in the_plan.changes]) as progress:
+        applier = Applier(project, state, store=backend, log=progress.log, timeout=timeout,
+                          ignore_rate_limit=ignore_rate_limit,
+                          trace=progress.trace if out.verbose else None)
+        outcomes = applier.run(the_plan, parallel=parallel)
+    progress.results(outcomes)
+    return outcomes
 
 
 @app.command("list")
