@@ -111,6 +111,9 @@ class Progress:
         from rich.text import Text
 
         grid = Table.grid(padding=(0, 2))
+        for _ in range(3):
+            grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis")  # one screen line per certificate
         now = time.monotonic()
         for name, row in self._rows.items():
             took = "" if row.started is None else f"{now - row.started:5.1f}s"
