@@ -45,8 +45,9 @@ class Every:
                                 f"6h or 1d")
         count, unit = int(found.group(1)), found.group(2)
         minutes = count * {"m": 1, "min": 1, "h": 60, "d": 1440}[unit]
-        if not (minutes < 60 and 60 % max(minutes, 1) == 0 and minutes >= 5) and \
-                not (minutes % 60 == 0 and 1440 % minutes == 0):
+        divides_hour = 5 <= minutes < 60 and 60 % minutes == 0
+        divides_day = minutes >= 60 and minutes % 60 == 0 and 1440 % minutes == 0
+        if not (divides_hour or divides_day):
             raise CertplanError(f"--every {text!r}: choose an interval that divides an hour "
                                 f"(5m, 10m, 15m, 20m, 30m) or a day (1h, 2h, 3h, 4h, 6h, 8h, "
                                 f"12h, 1d)")
