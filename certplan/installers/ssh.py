@@ -29,19 +29,20 @@ from typing import ClassVar, TypeVar
 
 from certplan.installers.files import VERIFY_TIMEOUT, shared_with, target_contents
 from certplan.installers.files_remove import NOT_OURS, material_hashes
-from certplan.installers.ssh_connection import CONNECTIONS, Unreachable
+from certplan.installers.ssh_connection import CONNECTIONS
 from certplan.installers.ssh_scripts import (
     REFUSED,
     Seen,
     Write,
     answers,
-    command_line,
     commit_script,
     look_script,
     parse_look,
+    parse_ran,
+    reload_script,
     remove_script,
     restore_script,
-    stage_script,
+    transaction_script,
 )
 from certplan.installers.ssh_target import Endpoint, SshTarget, parse_place
 from certplan.model.errors import InstallError
@@ -89,6 +90,48 @@ def _up_to_date(seen: Seen, data: bytes, mode: int, target: SshTarget) -> bool:
     return (seen.state == "ok" and seen.sha256 == hashlib.sha256(data).hexdigest()
             and seen.mode == mode and _matches(target.owner, seen.user, seen.uid)
             and _matches(target.group, seen.group, seen.gid))
+
+
+def _outcome(ep: Endpoint, said: list[str], target: SshTarget) -> list[str]:
+    """The commands a transaction ran, or InstallError saying what failed and what
+    was put back (its answers: see ssh_scripts.transaction_script)."""
+    if said and said[0].startswith("error "):
+        raise InstallError(f"{ep.name}: {said[0].removeprefix('error ')}; nothing was "
+                           "changed there")
+    runs = [r for line in said if (r := parse_ran(line)) is not None]
+    failed = next((r for r in runs if r.code != 0), None)
+    if failed is None:
+        if "staged" not in said or (said[-1] != "committed" and target.verify is None):
+            raise InstallError(f"{ep.name}: the install script ended early "
+                               f"({said[-1] if said else 'no answer'}); look at the host")
+        return [getattr(target, r.step) for r in runs]
+    command = getattr(target, failed.step)
+    restored = "restored yes" in said
+    note = "previous files restored" if restored else "previous files could NOT all be put back"
+    if failed.step == "reload":
+        again = runs[-1] if len(runs) >= 2 and runs[-1] is not failed else None
+        note += ", reloaded again" if again is not None and again.code == 0 else \
+            ", and the second reload failed too"
+    how = f"timed out after {target.timeout:g}s" if failed.code is None else \
+        f"exited {failed.code}"
+    tail = f":\n{failed.output}" if failed.output else " (no output)"
+    raise InstallError(f"{ep.name}: {failed.step} command {command!r} {how}; {note}{tail}")
+
+
+def _undo(ep: Endpoint, todo: list[Write], token: str, target: SshTarget) -> str:
+    """After a failed verify: put the previous files back and reload again."""
+    script = (restore_script(todo, token) if todo else "") + \
+        (reload_script(target.reload, target.timeout) if target.reload else "")
+    try:
+        said = _run_script(ep, script, target.timeout + 30)
+    except InstallError as exc:
+        return f"and the previous files could NOT be put back ({exc})"
+    note = "previous files restored" if not todo or "restored yes" in said else \
+        "previous files could NOT all be put back"
+    ran = [r for line in said if (r := parse_ran(line)) is not None]
+    if ran:
+        note += ", reloaded again" if ran[0].code == 0 else ", and the reload failed"
+    return note
 
 
 class SshInstaller:
@@ -153,55 +196,17 @@ class SshInstaller:
         if not todo and not force:
             return Installed.of(hashes, changed=False)
         token = secrets.token_hex(6)
-        if todo:
-            said = _run_script(ep, stage_script(todo, token), target.timeout)
-            if said != ["staged"]:
-                why = said[0].removeprefix("error ") if said else "no answer"
-                raise InstallError(f"{ep.name}: {why}; nothing was changed there")
-        ran = self._steps(target, ep, todo, token)
+        keep_aside = target.verify is not None and bool(todo)
+        said = _run_script(ep, transaction_script(todo, token, target.check, target.reload,
+                                                  target.timeout, keep_aside),
+                           target.timeout * 3 + 30)
+        ran = _outcome(ep, said, target)
         if target.verify is not None:
             self._verify(target, ep, todo, token, material)
             ran.append(f"verify {target.verify}")
-        if todo:
-            _run_script(ep, commit_script(todo, token), target.timeout)
+            if todo:
+                _run_script(ep, commit_script(todo, token), target.timeout)
         return Installed.of(hashes, changed=bool(todo), ran=tuple(ran))
-
-    def _steps(self, target: SshTarget, ep: Endpoint, todo: list[Write],
-               token: str) -> list[str]:
-        ran: list[str] = []
-        for step in ("check", "reload"):
-            command = getattr(target, step)
-            if command is None:
-                continue
-            ran.append(command)
-            code, output = self._remote(ep, command, target.timeout)
-            if code == 0:
-                continue
-            note = self._undo(target, ep, todo, token, reload=step == "reload")
-            how = f"timed out after {target.timeout:g}s" if code is None else f"exited {code}"
-            tail = f":\n{output}" if output else " (no output)"
-            raise InstallError(f"{ep.name}: {step} command {command!r} {how}; {note}{tail}")
-        return ran
-
-    def _remote(self, ep: Endpoint, command: str, timeout: float) -> tuple[int | None, str]:
-        result = CONNECTIONS.run(ep, command_line(command, timeout), timeout=timeout + 10)
-        code = None if result.code == 124 else result.code  # timeout(1) killed it
-        return code, result.out.strip()[-2000:]
-
-    def _undo(self, target: SshTarget, ep: Endpoint, todo: list[Write], token: str,
-              reload: bool) -> str:
-        """Put the previous files back (and reload again); says what happened."""
-        try:
-            said = _run_script(ep, restore_script(todo, token), target.timeout) if todo \
-                else ["restored yes"]
-        except InstallError as exc:
-            return f"and the previous files could NOT be put back ({exc})"
-        note = "previous files restored" if said == ["restored yes"] else \
-            "previous files could NOT all be put back"
-        if reload and target.reload is not None:
-            again, _ = self._remote(ep, target.reload, target.timeout)
-            note += ", reloaded again" if again == 0 else ", and the second reload failed too"
-        return note
 
     def _verify(self, target: SshTarget, ep: Endpoint, todo: list[Write], token: str,
                 material: Material) -> None:
@@ -219,7 +224,7 @@ class SshInstaller:
             wait_served(where, target.verify_name or material.server_name, leaf_der,
                         time.monotonic() + min(target.timeout, VERIFY_TIMEOUT))
         except InstallError as exc:
-            note = self._undo(target, ep, todo, token, reload=True)
+            note = _undo(ep, todo, token, target)
             raise InstallError(f"{ep.name}: {exc}; {note}") from None
 
     # -- removing ------------------------------------------------------------------------
@@ -245,7 +250,7 @@ class SshInstaller:
             try:
                 said = _run_script(ep, remove_script([(p, h) for _, p, h in items]),
                                    LOOK_TIMEOUT)
-            except (InstallError, Unreachable) as exc:
+            except InstallError as exc:  # Unreachable too
                 kept += [(place, f"not deleted: {exc}") for place, _, _ in items]
                 continue
             said += ["error"] * (len(items) - len(said))

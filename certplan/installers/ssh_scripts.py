@@ -6,7 +6,7 @@ or a record reaches the remote shell unquoted. Data (keys included) travels on
 the script's stdin inside the ssh channel, written by the shell's own printf:
 never on a command line, where `ps` would show it. Answers are lines that start
 with "certplan:" (anything else, such as a login banner, is ignored). The host
-needs a POSIX sh and GNU coreutils (stat -c, sha256sum, mv -T, timeout).
+needs a POSIX sh and GNU coreutils (stat -c, sha256sum, mv -T, timeout, base64).
 """
 
 from __future__ import annotations
@@ -109,11 +109,11 @@ def _put_back(w: Write, token: str) -> str:
     return f"rm -f -- {q(w.path)}"
 
 
-def stage_script(writes: Sequence[Write], token: str) -> str:
+def _stage(writes: Sequence[Write], token: str) -> list[str]:
     """Write each file under a temporary name next to its place (mode and owner set
     before it is renamed), keep what was there aside (a hard link: same bytes, mode
-    and owner), then rename each into place. On any failure everything done is
-    undone and the script says `error WHAT`; else it says `staged`."""
+    and owner), then rename each into place. On any failure everything done so far
+    is undone and the script ends saying `error WHAT`."""
     q = shlex.quote
     news = [q(_aside(w.path, token, "new")) for w in writes]
     olds = [q(_aside(w.path, token, "old")) for w in writes if w.existed]
@@ -138,14 +138,67 @@ def stage_script(writes: Sequence[Write], token: str) -> str:
         undo = "; ".join(_put_back(x, token) for x in writes[:i]) or ":"
         lines.append(f"mv -fT -- {new} {q(w.path)} || {{ {undo}; "
                      f"die {q('cannot rename into ' + w.path)}; }}")
-    lines.append(f'echo "{MARK}staged"')
+    return lines
+
+
+def _run(timeout: float) -> str:
+    """run STEP COMMAND: says `ran STEP CODE BASE64-OUTPUT-TAIL`, returns its code."""
+    seconds = max(1, int(timeout + 0.999))
+    return f"""run() {{
+  out=$(timeout -k 5 {seconds} sh -c "$2" 2>&1 </dev/null); code=$?
+  echo "{MARK}ran $1 $code $(printf '%s' "$out" | tail -c 2000 | base64 -w0)"
+  return $code
+}}
+"""
+
+
+def transaction_script(writes: Sequence[Write], token: str, check: str | None,
+                       reload: str | None, timeout: float, keep_aside: bool) -> str:
+    """All of an install in one round trip: stage and rename (see `_stage`), then
+    `check`, then `reload`; when one fails, put back what was there (`restored`)
+    and reload again if the reload had run. Unless `keep_aside` (a verify still
+    has to decide), what was kept aside is dropped at the end (`committed`)."""
+    q = shlex.quote
+    lines = _stage(writes, token) + [f'echo "{MARK}staged"']
+    lines.append(restore_script(writes, token, as_function=True) + _run(timeout))
+    if check is not None:
+        lines.append(f"run check {q(check)} || {{ restore; exit 0; }}")
+    if reload is not None:
+        lines.append(f"run reload {q(reload)} || {{ restore; run reload {q(reload)}; exit 0; }}")
+    if not keep_aside:
+        lines.append(commit_script(writes, token))
     return "\n".join(lines) + "\n"
 
 
-def restore_script(writes: Sequence[Write], token: str) -> str:
+@dataclass(frozen=True)
+class Ran:
+    step: str
+    code: int | None  # None: timed out
+    output: str
+
+
+def parse_ran(line: str) -> Ran | None:
+    """A `ran STEP CODE OUTPUT` answer; None for any other."""
+    import base64
+    import binascii
+
+    word, _, rest = line.partition(" ")
+    step, _, rest = rest.partition(" ")
+    code, _, data = rest.partition(" ")
+    if word != "ran" or not code.isdigit():
+        return None
+    try:
+        output = base64.b64decode(data.strip()).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        output = ""
+    return Ran(step, None if code == "124" else int(code), output.strip())
+
+
+def restore_script(writes: Sequence[Write], token: str, as_function: bool = False) -> str:
     """Put back what each written place held (or delete it if it was new)."""
     body = "".join(f"{_put_back(w, token)} || ok=no\n" for w in writes)
-    return f'ok=yes\n{body}echo "{MARK}restored $ok"\n'
+    script = f'ok=yes\n{body}echo "{MARK}restored $ok"\n'
+    return f"restore() {{\n{script}}}\n" if as_function else script
 
 
 def commit_script(writes: Sequence[Write], token: str) -> str:
@@ -155,10 +208,8 @@ def commit_script(writes: Sequence[Write], token: str) -> str:
     return f'{drop}echo "{MARK}committed"\n'
 
 
-def command_line(command: str, timeout: float) -> str:
-    """A remote command line running `command` with sh, killed after `timeout`."""
-    seconds = max(1, int(timeout + 0.999))
-    return f"exec timeout -k 5 {seconds} sh -c {shlex.quote(command)} 2>&1"
+def reload_script(reload: str, timeout: float) -> str:
+    return _run(timeout) + f"run reload {shlex.quote(reload)}\n"
 
 
 def remove_script(doomed: Sequence[tuple[str, str]]) -> str:
