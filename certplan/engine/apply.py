@@ -49,6 +49,7 @@ class Applier:
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()
+        self.parallel = 4
         config = project.config
         validator_args = {
             "http01_port": config.http01.port, "resolvers": list(config.dns.resolvers),
@@ -62,6 +63,7 @@ class Applier:
     def run(self, plan: Plan, parallel: int = 4) -> list[Outcome]:
         if not plan.changes:
             return []
+        self.parallel = max(1, parallel)  # also the install targets of one certificate at once
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             return list(pool.map(self._one, plan.changes))
 
@@ -160,8 +162,9 @@ class Applier:
         targets = desired.spec.install
         installs: list[InstallRecord | None] = list(current_installs(targets, record.installs))
         installs = (installs + [None] * len(targets))[:len(targets)]
-        failures = []
-        for i in which:
+        failures: list[tuple[int, str]] = []
+
+        def one(i: int) -> None:
             target = targets[i]
             try:
                 result = INSTALLERS.get(target.type)().install(target, material)
@@ -174,8 +177,17 @@ class Applier:
             except CertplanError as exc:
                 installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
                                             status="failed", installed_at=self.clock())
-                failures.append(f"install[{i}] failed: {exc}")
-        return [r for r in installs if r is not None], "; ".join(failures)
+                failures.append((i, f"install[{i}] failed: {exc}"))
+        # an installer that declares `concurrent` (ssh: one host each) runs its targets at
+        # once; others (local files, often one server's reload) one after the other
+        together = [i for i in which
+                    if getattr(INSTALLERS.get(targets[i].type), "concurrent", False)]
+        for i in (i for i in which if i not in together):
+            one(i)
+        if together:
+            with ThreadPoolExecutor(max_workers=min(len(together), self.parallel)) as pool:
+                list(pool.map(one, together))
+        return [r for r in installs if r is not None], "; ".join(f for _, f in sorted(failures))
 
     def _install_only(self, change: Change) -> Outcome:
         desired = self.project.by_name()[change.name]

@@ -139,6 +139,7 @@ class SshInstaller:
 
     name: ClassVar[str] = "ssh"
     target_model: ClassVar[type[InstallTarget]] = SshTarget
+    concurrent: ClassVar[bool] = True  # apply installs to several hosts at once (--parallel)
 
     def locations(self, target: SshTarget, root: Path) -> dict[str, str]:
         ep = target.endpoint()
