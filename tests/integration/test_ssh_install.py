@@ -5,17 +5,22 @@ installing to both, with check and reload run remotely (they leave marker files)
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from certplan.installers import SshInstaller, SshTarget
-from certplan.installers.ssh_connection import CONNECTIONS
+from certplan.installers.ssh_connection import CONFIG_ENV, CONNECTIONS
+from certplan.model import crypto
 from certplan.model.errors import InstallError
-from tests.contract.test_installer import NEW, OLD
+from certplan.model.installed import Material
+from tests.contract.test_installer import NEW, OLD, as_record
 from tests.integration.apply_project import CertplanProject
 from tests.integration.modern_project import make_project
+from tests.integration.test_install_nginx import new_pair
+from tests.servers.nginx import NginxServer, nginx  # noqa: F401 - a fixture
 from tests.servers.pebble import PebbleServer, pebble  # noqa: F401 - a fixture
 from tests.servers.ports import free_port
 from tests.servers.sshd import SshClient, SshServer, ssh_fleet, start_sshd  # noqa: F401
@@ -162,3 +167,59 @@ def test_after_a_run_the_connections_are_closed(tmp_path: Path, ssh_fleet: Fleet
     CONNECTIONS.close_all()
     assert not Path(folder).exists()
     assert SshInstaller().observe(target) == SshInstaller().observe(target)  # reconnects
+
+
+def test_nginx_over_ssh_serves_the_new_certificate_and_verify_guards_it(
+        ssh_fleet: Fleet, nginx: NginxServer) -> None:  # noqa: F811
+    """check, reload and verify through ssh to a real nginx: the TLS handshake goes to
+    the host (":PORT"); a reload that did not take is caught and undone."""
+    client, servers = ssh_fleet
+    target = SshTarget(host="127.0.0.1", port=servers[0].port, user="root",
+                       identity_file={"file": str(client.identity)},
+                       known_hosts=str(client.known_hosts), key_file=str(nginx.key_path),
+                       fullchain_file=str(nginx.cert_path), check=nginx.check_command,
+                       reload=nginx.reload_command, verify=f":{nginx.https_port}")
+    key, fullchain = new_pair(0x55A1)
+    done = SshInstaller().install(target, material(key, fullchain))
+    assert done.ran == (nginx.check_command, nginx.reload_command, f"verify :{nginx.https_port}")
+    assert nginx.served_serial() == "55a1"  # verify already waited for it
+
+    before = (nginx.key_path.read_bytes(), nginx.cert_path.read_bytes())
+    lazy = target.model_copy(update={"reload": "true", "timeout": 3.0})  # reloads nothing
+    key2, fullchain2 = new_pair(0x55A2)
+    with pytest.raises(InstallError) as info:
+        SshInstaller().install(lazy, material(key2, fullchain2))
+    assert "not served after the reload" in str(info.value)
+    assert "previous files restored, reloaded again" in str(info.value)
+    assert (nginx.key_path.read_bytes(), nginx.cert_path.read_bytes()) == before
+    nginx.reload()
+    assert nginx.served_serial() == "55a1"
+
+
+def material(key: bytes, fullchain: bytes) -> Material:
+    leaf, chain = crypto.split_chain(fullchain)
+    return Material(key, leaf, chain, fullchain, "localhost")
+
+
+def test_remote_paths_and_commands_are_quoted(tmp_path: Path, ssh_fleet: Fleet,  # noqa: F811
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path full of shell syntax is written as named, and nothing in it runs."""
+    client, servers = ssh_fleet
+    config = tmp_path / "ssh_config"  # remove has only the record: the ssh configuration
+    config.write_text(f"Host 127.0.0.1\n  IdentityFile {client.identity}\n"
+                      f"  UserKnownHostsFile {client.known_hosts}\n")
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    odd = tmp_path / "it's a $(touch PWNED) `id` ; folder"
+    quoted = shlex.quote(f"{odd}/tls/site.pem")  # commands are shell: the user quotes
+    target = SshTarget(**host_target(client, servers[0].port, odd, check=f"test -s {quoted}",
+                                     reload=f"test -s {quoted}"))
+    done = SshInstaller().install(target, OLD)
+    assert (odd / "tls" / "site.pem").read_bytes() == OLD.fullchain_pem
+    assert not list(tmp_path.rglob("PWNED")) and not Path("PWNED").exists()
+    assert SshInstaller().observe(target) == done.observed()
+    # without the spec, an ssh configuration that does not know the host: nothing deleted
+    kept = SshInstaller().remove(as_record(target, done), OLD)
+    assert kept.removed == () and all("unknown host key" in why for _, why in kept.kept)
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    assert SshInstaller().remove(as_record(target, done), OLD).removed
+    assert not (odd / "tls" / "site.pem").exists()
