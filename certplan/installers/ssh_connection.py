@@ -32,6 +32,19 @@ CONNECT_TIMEOUT = 15
 CONFIG_ENV = "CERTPLAN_SSH_CONFIG"
 
 
+# an endpoint, and the ssh_config file named by CERTPLAN_SSH_CONFIG when it connected
+Key = tuple[Endpoint, str | None]
+
+
+def _key(ep: Endpoint) -> Key:
+    return ep, os.environ.get(CONFIG_ENV)
+
+
+def _name(key: Key) -> str:
+    """The control socket's file name (short: a socket path has ~100 bytes at most)."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+
+
 class Unreachable(InstallError):
     """The host could not be reached, or would not be trusted or let us in."""
 
@@ -74,8 +87,8 @@ class Connections:
         self._lock = threading.Lock()
         self._folder: str | None = None
         self._registered = False
-        self._locks: dict[Endpoint, threading.Lock] = {}
-        self._state: dict[Endpoint, str | None] = {}  # endpoint -> None (up) or why not
+        self._locks: dict[Key, threading.Lock] = {}
+        self._state: dict[Key, str | None] = {}  # (endpoint, config) -> None (up) or why not
         self.opened = 0  # master connections made by this process (tests, bench)
 
     def _dir(self) -> str:
@@ -88,7 +101,7 @@ class Connections:
             return self._folder
 
     def _socket(self, ep: Endpoint) -> str:
-        return os.path.join(self._dir(), hashlib.sha256(repr(ep).encode()).hexdigest()[:16])
+        return os.path.join(self._dir(), _name(_key(ep)))
 
     def args(self, ep: Endpoint) -> list[str]:
         """ssh and its options for `ep`, up to and including the host (then a command)."""
@@ -113,16 +126,17 @@ class Connections:
     def connect(self, ep: Endpoint, timeout: float) -> None:
         """Start the master for `ep` unless it runs; Unreachable (the same one for the
         rest of the run) when it cannot be started."""
+        key = _key(ep)
         with self._lock:
-            lock = self._locks.setdefault(ep, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            if ep in self._state:
-                why = self._state[ep]
+            if key in self._state:
+                why = self._state[key]
                 if why is not None:
                     raise Unreachable(why)
                 return
             why = self._start(ep, timeout)
-            self._state[ep] = why
+            self._state[key] = why
             if why is not None:
                 raise Unreachable(why)
 
@@ -170,14 +184,15 @@ class Connections:
     def close_all(self) -> None:
         """Close every master and remove the control folder."""
         with self._lock:
-            folder, up = self._folder, [ep for ep, why in self._state.items() if why is None]
+            folder, up = self._folder, [key for key, why in self._state.items() if why is None]
             self._folder, self._state, self._locks = None, {}, {}
         if folder is None:
             return
-        for ep in up:
-            sock = os.path.join(folder, hashlib.sha256(repr(ep).encode()).hexdigest()[:16])
+        for key in up:
+            sock = os.path.join(folder, _name(key))
             if os.path.exists(sock):
-                subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "--", ep.host],
+                subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "--",
+                                key[0].host],
                                stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
                                check=False)
         shutil.rmtree(folder, ignore_errors=True)
