@@ -188,13 +188,15 @@ class Connections:
             self._folder, self._state, self._locks = None, {}, {}
         if folder is None:
             return
-        for key in up:
-            sock = os.path.join(folder, _name(key))
-            if os.path.exists(sock):
-                subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "--",
-                                key[0].host],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
-                               check=False)
+        closing = [subprocess.Popen(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "--",
+                                     key[0].host], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for key in up if os.path.exists(sock := os.path.join(folder, _name(key)))]
+        for proc in closing:  # all at once: a fleet's masters close in one go
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         shutil.rmtree(folder, ignore_errors=True)
 
 
