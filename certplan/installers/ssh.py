@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
-from certplan.installers.files import VERIFY_TIMEOUT, shared_with, target_contents
+from certplan.installers.files import VERIFY_TIMEOUT, FilesInstaller, target_contents
 from certplan.installers.files_remove import NOT_OURS, material_hashes
 from certplan.installers.ssh_connection import CONNECTIONS
 from certplan.installers.ssh_scripts import (
@@ -146,10 +146,7 @@ class SshInstaller:
         return {kind: ep.place(path) for kind, path in target.files().items()}
 
     def warnings(self, target: SshTarget) -> list[str]:
-        if target.key_mode == "0600" or not target.holds_key():
-            return []
-        who = shared_with(target.key_mode)
-        return [f"key readable by {who} ({target.key_mode})"] if who else []
+        return FilesInstaller().warnings(target)  # the same files, the same modes
 
     # -- looking -------------------------------------------------------------------------
 

@@ -84,9 +84,12 @@ def test_apply_installs_to_two_hosts_over_one_connection_each(
         assert set(done["parts"]) == {f"ssh://root@127.0.0.1:{server.port}{home}/tls/site.key",
                                       f"ssh://root@127.0.0.1:{server.port}{home}/tls/site.pem"}
 
-    # the host's plan looks at both hosts over ssh and finds everything in place
+    # the host's plan looks at both hosts over ssh, one round trip each, and finds
+    # everything in place
+    sessions = [s.sessions() for s in servers]
     plan = project.run("plan", "--detailed-exitcode", "--no-refresh")
     assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert [s.sessions() for s in servers] == [n + 1 for n in sessions]
 
 
 def test_a_failing_remote_check_restores_that_host_only(

@@ -68,6 +68,10 @@ class SshServer:
         """Connections that logged in so far (multiplexed sessions do not count)."""
         return self.log().count("Accepted publickey")
 
+    def sessions(self) -> int:
+        """Commands run so far (each multiplexed session is one)."""
+        return self.log().count("Starting session: command")
+
     def stop(self) -> None:
         stop(self.proc)
 
