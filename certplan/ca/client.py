@@ -19,6 +19,7 @@ from acme import messages
 from cryptography import x509
 
 from certplan.ca.account import AcmeAccount
+from certplan.ca.faults import RateLimitHit
 from certplan.ca.network import problem_text, translated_errors
 from certplan.ca.orders import (
     DirectoryMeta,
@@ -43,6 +44,13 @@ __all__ = ["AcmeClient", "ChallengeTypeFor", "DirectoryMeta", "ReplacesRejected"
 
 class AcmeClient(AcmeAccount):
     """An account session that orders certificates. Create with `AcmeClient.connect()`."""
+
+    # -- rate limits ----------------------------------------------------------
+
+    def on_rate_limit(self, callback: Callable[[RateLimitHit], None]) -> None:
+        """Call `callback` once, on the first rate limit answer (it may set the hit's
+        `until`); from then on this session sends nothing more."""
+        self._net.on_rate_limit = callback
 
     # -- orders ---------------------------------------------------------------
 

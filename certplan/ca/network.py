@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -24,6 +24,16 @@ from josepy.interfaces import JSONDeSerializable
 from josepy.jwa import ES256, ES384, RS256, JWASignature
 from josepy.jwk import JWK, JWKEC, JWKRSA
 
+from certplan.ca.deadline import time_left
+from certplan.ca.faults import (
+    CaTimeout,
+    DeadlineExceeded,
+    HttpAnswer,
+    HttpFailure,
+    RateLimited,
+    RateLimitHit,
+)
+from certplan.ca.polling import utc_minute
 from certplan.model.errors import AcmeError
 
 AccountKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -54,6 +64,36 @@ class RetryingNetwork(acme_client.ClientNetwork):
                          user_agent=user_agent, timeout=timeout)  # type: ignore[arg-type]
         self.nonce_retries = max(1, nonce_retries)
         self.bad_nonces = 0  # how many badNonce answers were absorbed (for tests/benchmarks)
+        self.request_cap = float(timeout)  # per request; the certificate's deadline may cut it
+        # Once the CA has said "come back later", nothing more is sent in this run;
+        # `on_rate_limit` is told first (it records the hit and sets its `until`).
+        self.stopped: RateLimitHit | None = None
+        self.on_rate_limit: Callable[[RateLimitHit], None] | None = None
+
+    def _send_request(self, method: str, url: str, *args: Any, **kwargs: Any
+                      ) -> requests.Response:
+        if self.stopped is not None:
+            raise self.stopped.again()
+        left = time_left()
+        timeout, by_deadline = self.request_cap, False
+        if left is not None:
+            if left <= 0:
+                raise DeadlineExceeded(method, url)
+            if left < timeout:
+                timeout, by_deadline = left, True
+        kwargs["timeout"] = timeout  # connect and each read
+        try:
+            response = super()._send_request(method, url, *args, **kwargs)
+        except requests.exceptions.Timeout as error:
+            raise CaTimeout(method, url, timeout, by_deadline) from error
+        hit = rate_limit_of(response)
+        if hit is not None:
+            if self.stopped is None:
+                self.stopped = hit
+                if self.on_rate_limit is not None:
+                    self.on_rate_limit(hit)
+            raise hit
+        return response
 
     def post(self, *args: Any, **kwargs: Any) -> requests.Response:
         for attempt in range(self.nonce_retries):
@@ -94,12 +134,51 @@ class RetryingNetwork(acme_client.ClientNetwork):
     @classmethod
     def _check_response(cls, response: requests.Response,
                         content_type: str | None = None) -> requests.Response:
-        # The library turns every 409 into a bare ConflictError and loses the
-        # problem document (RFC 9773 answers alreadyReplaced with 409).
-        if response.status_code == 409:
-            with contextlib.suppress(ValueError, DeserializationError):
-                raise messages.Error.from_json(response.json())
-        return super()._check_response(response, content_type=content_type)
+        # Replaces the library's check, which raises ClientError(response) (shown as
+        # "<Response [404]>") for answers that are not problem documents and turns every
+        # 409 into a bare ConflictError (RFC 9773 answers alreadyReplaced with 409).
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if not response.ok:
+            problem = _problem(body)
+            if problem is None:
+                raise HttpFailure(HttpAnswer.of(response))
+            answer = HttpAnswer.of(response)
+            problem.add_note(f"{answer.status_line()} from {answer.method} {answer.url}")
+            raise problem
+        if content_type == cls.JSON_CONTENT_TYPE and body is None:
+            raise HttpFailure(HttpAnswer.of(response), not_json=True)
+        return response
+
+
+def _problem(body: Any) -> messages.Error | None:
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        return None
+    try:
+        problem: messages.Error = messages.Error.from_json(body)
+    except DeserializationError:
+        return None
+    return problem
+
+
+def rate_limit_of(response: requests.Response) -> RateLimitHit | None:
+    """A rate limit answer: HTTP 429 or problem type rateLimited (whatever the status),
+    or 503 with Retry-After (RFC 9110: the server asks to be left alone until then)."""
+    status = response.status_code
+    if status < 400:
+        return None
+    retry_after = response.headers.get("Retry-After")
+    try:
+        problem = _problem(response.json())
+    except ValueError:
+        problem = None
+    limited = problem is not None and problem.code == "rateLimited"
+    if not (status == 429 or limited or (status == 503 and retry_after)):
+        return None
+    return RateLimitHit(HttpAnswer.of(response), problem_text(problem) if problem else None,
+                        retry_after)
 
 
 def problem_text(error: messages.Error) -> str:
@@ -131,24 +210,66 @@ def _connection_reason(error: requests.exceptions.RequestException) -> str:
     return text
 
 
+_RESPONSE_REPR = re.compile(r"<Response \[(\d+)\]>")
+
+
+def _words(error: BaseException) -> str:
+    """A library exception's text, with any `<Response [404]>` put as "HTTP 404"."""
+    return _RESPONSE_REPR.sub(r"HTTP \1", str(error))
+
+
+def _where(error: messages.Error) -> str:
+    notes = getattr(error, "__notes__", None) or ()
+    return f" ({notes[-1]})" if notes else ""
+
+
 @contextlib.contextmanager
 def translated_errors(directory_url: str, action: str) -> Iterator[None]:
-    """Turn acme / requests failures inside the block into AcmeError."""
+    """Turn acme / requests failures inside the block into AcmeError: in words, naming
+    the CA, the action and (where there was an answer) the HTTP status and URL."""
     try:
         yield
     except AcmeError:
         raise
+    except RateLimitHit as hit:
+        raise rate_limited(directory_url, action, hit) from None
+    except CaTimeout as error:
+        raise AcmeError(f"CA {directory_url}: {action} timed out: {error}") from None
+    except DeadlineExceeded as error:
+        raise AcmeError(f"CA {directory_url}: {action} not sent: {error}") from None
+    except HttpFailure as error:
+        raise AcmeError(f"CA {directory_url}: {action} failed: {error}") from None
     except messages.Error as error:
-        raise AcmeError(f"CA {directory_url} refused {action}: {problem_text(error)}") from error
+        raise AcmeError(f"CA {directory_url} refused {action}: {problem_text(error)}"
+                        f"{_where(error)}") from error
     except acme_errors.ConflictError as error:
         raise AcmeError(f"CA {directory_url}: conflict during {action} ({error})") from error
     except acme_errors.Error as error:
-        raise AcmeError(f"CA {directory_url}: {action} failed: {error}") from error
+        raise AcmeError(f"CA {directory_url}: {action} failed: {_words(error)}") from error
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
         raise AcmeError(f"CA unreachable: {directory_url}: {_connection_reason(error)}") \
             from error
     except requests.exceptions.RequestException as error:
-        raise AcmeError(f"CA {directory_url}: {action} failed: {error}") from error
-    except (ValueError, KeyError, DeserializationError) as error:
-        raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: {error}") \
-            from error
+        raise AcmeError(f"CA {directory_url}: {action} failed: {_words(error)}") from error
+    except KeyError as error:
+        what = str(error.args[0]) if error.args else ""
+        what = f"no field {what!r}" if what.isidentifier() else what or "a field is missing"
+        raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: "
+                        f"{what}") from error
+    except (ValueError, DeserializationError) as error:
+        raise AcmeError(f"CA {directory_url}: unexpected answer during {action}: "
+                        f"{_words(error)}") from error
+
+
+def rate_limited(directory_url: str, action: str, hit: RateLimitHit) -> RateLimited:
+    """The message for a rate limit: what the CA said and when to retry."""
+    when = f"retry after {utc_minute(hit.until)}" if hit.until is not None else \
+        f"the CA asks to wait (Retry-After: {hit.retry_after})" if hit.retry_after else \
+        "the CA gave no Retry-After"
+    if hit.unsaved:
+        when += f" (not remembered for the next run: {hit.unsaved})"
+    if hit.earlier:
+        return RateLimited(f"CA {directory_url}: {action} not sent: the CA rate limited this "
+                           f"account earlier in this run ({hit.reason()}); {when}", hit, action)
+    return RateLimited(f"CA {directory_url} rate limited {action}: {hit.reason()}; {when}",
+                       hit, action)

@@ -64,3 +64,27 @@ class Poller:
         self._next = min(self._next * self.factor, self.cap)
         self.sleep(min(delay, remaining))
         return True
+
+
+# A rate limit without a usable Retry-After is remembered this long; a longer one
+# than LONGEST is cut to it (a CA's own limits run up to a week; a wrong date from a
+# CA or proxy must not block renewals for a year). `--ignore-rate-limit` overrides.
+UNSTATED_RATE_LIMIT = datetime.timedelta(hours=1)
+LONGEST_RATE_LIMIT = datetime.timedelta(days=7)
+
+
+def retry_after_until(value: str | None, now: datetime.datetime) -> datetime.datetime:
+    """When a rate-limited client may ask again: `now` plus Retry-After (seconds or
+    HTTP-date), UNSTATED_RATE_LIMIT when absent or unreadable, at most LONGEST_RATE_LIMIT."""
+    seconds = parse_retry_after(value, now)
+    if seconds is None:
+        return now + UNSTATED_RATE_LIMIT
+    return now + datetime.timedelta(seconds=min(seconds, LONGEST_RATE_LIMIT.total_seconds()))
+
+
+def utc_minute(when: datetime.datetime) -> str:
+    """'2026-11-27 14:05 UTC', rounded up to the minute (never earlier than `when`)."""
+    when = when.astimezone(datetime.UTC)
+    if when.second or when.microsecond:
+        when = when.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    return when.strftime("%Y-%m-%d %H:%M UTC")

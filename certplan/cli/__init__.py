@@ -17,8 +17,19 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    """Run the command line. Usage errors (unknown or misspelt option, missing argument)
+    exit 1 like every other error: click's own code for them, 2, is what `plan
+    --detailed-exitcode` says for "there are changes", and CI must not read a typo so."""
+    from typer._click.exceptions import ClickException  # typer vendors click
+
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    if code == 130:  # click turns Ctrl-C into Exit(130)
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -71,11 +71,15 @@ def revoke(
         with backend.lock(lock_timeout):
             project, state = _load()
             record = state.records.get(name)
+            if name in state.broken:
+                raise CertplanError(f"{name}: its state record does not load: "
+                                    f"{state.broken_reasons()[name]}")
             if record is None or record.certificate is None:
                 raise CertplanError(f"no certificate recorded for {name!r} (recorded: "
                                     f"{', '.join(sorted(state.records)) or 'none'})")
             _confirm_irreversible(yes, f"revoke serial {record.certificate.serial} of {name}")
-            sessions = Sessions(project, Keystore(project.keystore_dir))
+            # an operator's one request: a rate limit remembered from apply does not block it
+            sessions = Sessions(project, Keystore(project.keystore_dir), ignore_rate_limit=True)
             _, note = revoke_recorded(sessions, backend, record, reason,
                                       expect_serial=state.serial)
     except CertplanError as exc:

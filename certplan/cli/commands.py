@@ -19,6 +19,7 @@ from certplan.cli.common import (
     _make_plan,
     _reload_state,
     app,
+    exit_for_problems,
     fail,
     read_only_run,
     report,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 def validate() -> None:
     """Check certplan.toml, every spec and the state; report every problem at once."""
     try:
-        project, state = _load()
+        project, state = _load(strict=True)
     except CertplanError as exc:
         report(exc)
     files = {d.file for d in project.desired}
@@ -83,6 +84,7 @@ def plan(
     if out is not None:
         typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
                    err=True)
+    exit_for_problems(the_plan)
     if detailed_exitcode and not the_plan.empty:
         raise typer.Exit(2)
 
@@ -100,7 +102,11 @@ def apply(
     lock_timeout: Annotated[float, typer.Option(
         "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1, help="Seconds allowed per certificate.")] = 300.0,
+        "--timeout", min=1, help="Seconds allowed per certificate, every request to the CA "
+        "included.")] = 300.0,
+    ignore_rate_limit: Annotated[bool, typer.Option(
+        "--ignore-rate-limit", help="Contact a CA even though it asked to wait (a rate limit "
+        "recorded by an earlier run).")] = False,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
     from certplan.core.render import render_text
@@ -125,12 +131,17 @@ def apply(
                                             loaded=(project, state))
             typer.echo(render_text(the_plan), nl=False)
             if the_plan.empty:
+                exit_for_problems(the_plan)
                 return
             _confirm(auto_approve, planfile is not None)
-            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout)
+            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
+                                  ignore_rate_limit)
     except CertplanError as exc:
         report(exc)
-    _summary(outcomes)
+    failed = _summary(outcomes)
+    exit_for_problems(the_plan)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _confirm(auto_approve: bool, saved: bool) -> None:
@@ -144,7 +155,7 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
-               parallel: int, timeout: float) -> list[Outcome]:
+               parallel: int, timeout: float, ignore_rate_limit: bool = False) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -152,11 +163,13 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
     if warning:
         typer.echo(f"Warning: {warning}", err=True)
     applier = Applier(project, state, store=backend,
-                      log=lambda line: typer.echo(line, err=True), timeout=timeout)
+                      log=lambda line: typer.echo(line, err=True), timeout=timeout,
+                      ignore_rate_limit=ignore_rate_limit)
     return applier.run(the_plan, parallel=parallel)
 
 
-def _summary(outcomes: list[Outcome]) -> None:
+def _summary(outcomes: list[Outcome]) -> bool:
+    """Print what happened; True when a certificate failed."""
     from dataclasses import replace
 
     from tabulate import tabulate
@@ -176,8 +189,7 @@ def _summary(outcomes: list[Outcome]) -> None:
         if o.left:
             typer.echo(f"  left as it was: {o.left}")
     typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
-    if failed:
-        raise typer.Exit(1)
+    return bool(failed)
 
 
 @app.command("list")
@@ -197,6 +209,9 @@ def list_(
     except CertplanError as exc:
         report(exc)
     typer.echo(LIST_RENDERERS[fmt](rows(project, state.records, the_plan)), nl=False)
+    for name, why in the_plan.problems:
+        typer.echo(f"Error: {name}: {why}", err=True)
+    exit_for_problems(the_plan)
 
 
 @app.command()
@@ -208,6 +223,8 @@ def show(name: str) -> None:
         _, state = _load()
     except CertplanError as exc:
         report(exc)
+    if name in state.broken:
+        fail(f"{name}: its state record does not load: {state.broken_reasons()[name]}")
     if name not in state.records:
         fail(f"no recorded certificate named {name!r} "
              f"(recorded: {', '.join(sorted(state.records)) or 'none'})")

@@ -64,8 +64,10 @@ def main_options(
     os.chdir(chdir)
 
 
-def _load() -> tuple[Project, State]:
-    """Project and state, or every problem in both at once."""
+def _load(strict: bool = False) -> tuple[Project, State]:
+    """Project and state, or every problem in both at once. A state record that does
+    not load stops only its own certificate (State.broken, shown by the plan), unless
+    `strict` (validate), which reports it with the rest."""
     from certplan.load import load_project
 
     problems: list[Problem] = []
@@ -77,7 +79,7 @@ def _load() -> tuple[Project, State]:
         problems += exc.problems
     try:
         state = _backend(project).load()
-        problems += state.problems
+        problems += state.all_problems() if strict else state.problems
     except InputError as exc:
         problems += exc.problems
     if problems or project is None or state is None:
@@ -132,15 +134,27 @@ def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all
     from certplan.observe.gather import observe
 
     project, state = loaded or _load()
-    known = set(project.by_name()) | set(state.records)
+    known = set(project.by_name()) | set(state.records) | set(state.broken)
     for name in (targets or []) + (replace or []):
         if name not in known:
             raise CertplanError(f"no certificate named {name!r} "
                                 f"(known: {', '.join(sorted(known)) or 'none'})")
     obs = observe(project, state.records, refresh_ari=refresh, offline=offline)
     plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
-                     replace_all=replace_all, targets=targets or None)
-    return project, state, plan
+                     replace_all=replace_all, targets=targets or None,
+                     broken=state.broken_reasons())
+    from certplan.ops.ratelimits import with_rate_limits
+
+    return project, state, with_rate_limits(plan, project)
+
+
+def exit_for_problems(plan: Plan) -> None:
+    """Exit 1 naming each certificate left out because its state record does not load
+    (the others were planned, and applied, as usual)."""
+    if plan.problems:
+        names = ", ".join(name for name, _ in plan.problems)
+        fail(f"not planned because its state record does not load: {names} "
+             f"(see the Error lines above)")
 
 
 def read_only_run() -> None:

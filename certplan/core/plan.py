@@ -69,6 +69,9 @@ class Plan:
     noops: tuple[Change, ...]
     warnings: tuple[str, ...] = ()
     ari_refreshed: bool = False
+    # (certificate, why) for each whose state record does not load: not planned, and
+    # nothing is done to it; the others are planned as usual
+    problems: tuple[tuple[str, str], ...] = ()
 
     def counts(self) -> dict[Action, int]:
         out: dict[Action, int] = {a: 0 for a in ORDER if a is not Action.NOOP}
@@ -164,7 +167,7 @@ def _schedule_for(d: Desired, rec: CertRecord, obs: Observations) -> Schedule:
     cert = rec.certificate
     assert cert is not None
     return schedule(d.spec.name, cert.serial, cert.not_before, cert.not_after,
-                    d.spec.renew_before_days, obs.ari.get(d.spec.name))
+                    d.spec.renew_before_days, obs.ari.get(d.spec.name), ca=rec.ca)
 
 
 def _renew_reason(sch: Schedule, obs: Observations, name: str) -> str:
@@ -252,12 +255,14 @@ def _warnings(d: Desired, rec: CertRecord | None, obs: Observations) -> list[str
         return []
     cert = rec.certificate
     sch = _schedule_for(d, rec, obs)
+    ignored = [sch.warning] if sch.warning else []
     margin = cert.not_after - sch.renew_at
     if margin < SHORT_MARGIN:
         hours = margin.total_seconds() / 3600
         return [f"{d.spec.name}: only {hours:.1f} h between renewal time and expiry; run "
-                f"`certplan apply` at least hourly (see README, short-lived certificates)"]
-    return []
+                f"`certplan apply` at least hourly (see README, short-lived certificates)"
+                ] + ignored
+    return ignored
 
 
 def _removal(name: str, rec: CertRecord) -> Change:
@@ -281,9 +286,12 @@ def _removal(name: str, rec: CertRecord) -> Change:
 
 def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
               obs: Observations, now: datetime, *, replace: Collection[str] = (),
-              replace_all: bool = False, targets: Collection[str] | None = None) -> Plan:
-    """Compare what is wanted with what was done; explain every change."""
+              replace_all: bool = False, targets: Collection[str] | None = None,
+              broken: Mapping[str, str] | None = None) -> Plan:
+    """Compare what is wanted with what was done; explain every change. A name in
+    `broken` (its state record does not load: name -> why) gets a problem, no change."""
     wanted = {d.spec.name for d in desired}
+    broken = broken or {}
 
     def chosen(name: str) -> bool:
         return not targets or name in targets
@@ -291,7 +299,7 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
     changes: list[Change] = []
     warnings: list[str] = []
     for d in desired:
-        if not chosen(d.spec.name):
+        if not chosen(d.spec.name) or d.spec.name in broken:
             continue
         rec = records.get(d.spec.name)
         forced = replace_all or d.spec.name in replace
@@ -305,4 +313,5 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
     changes.sort(key=lambda c: (ORDER.index(c.action), c.name))
     return Plan(now=now, changes=tuple(c for c in changes if c.action is not Action.NOOP),
                 noops=tuple(c for c in changes if c.action is Action.NOOP),
-                warnings=tuple(warnings), ari_refreshed=obs.ari_refreshed)
+                warnings=tuple(warnings), ari_refreshed=obs.ari_refreshed,
+                problems=tuple((n, why) for n, why in sorted(broken.items()) if chosen(n)))

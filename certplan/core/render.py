@@ -64,10 +64,17 @@ def render_text(plan: Plan, verbose: bool = False, offline: bool = False) -> str
                               tablefmt="plain"))
     lines.append("")
     lines += [f"Warning: {plain(w)}" for w in plan.warnings]
+    lines += [f"Error: {plain(line)}" for line in problem_lines(plan)]
     if (ari := _ari_line(plan, offline)) is not None:
         lines.append(ari)
     lines.append(summary(plan))
     return "\n".join(lines) + "\n"
+
+
+def problem_lines(plan: Plan) -> list[str]:
+    """One line per certificate left out because its state record does not load."""
+    return [f"{name}: not planned, left as it is: {why}; fix or remove the file by hand"
+            for name, why in plan.problems]
 
 
 def _writes_lines(change: Change) -> tuple[str, ...]:
@@ -91,7 +98,8 @@ def render_markdown(plan: Plan, verbose: bool = False, offline: bool = False) ->
         lines.append("No changes. Every certificate matches its spec and none is due.")
     lines.append("")
     lines += [f"> **Warning:** {_md(w)}" for w in plan.warnings]
-    if plan.warnings:
+    lines += [f"> **Error:** {_md(line)}" for line in problem_lines(plan)]
+    if plan.warnings or plan.problems:
         lines.append("")  # else the next line continues the quote
     if (ari := _ari_line(plan, offline)) is not None:
         lines.append(f"_{ari}_")
@@ -122,7 +130,16 @@ def change_json(c: Change) -> dict[str, Any]:
 
 
 def plan_json(plan: Plan, offline: bool = False) -> dict[str, Any]:
-    doc = {
+    doc = _plan_doc(plan)
+    if plan.problems:  # only then: certificates whose state record does not load
+        doc["problems"] = [{"certificate": name, "problem": why} for name, why in plan.problems]
+    if offline:  # installed targets and ARI windows were not looked at
+        doc["offline"] = True
+    return doc
+
+
+def _plan_doc(plan: Plan) -> dict[str, Any]:
+    return {
         "format_version": JSON_FORMAT_VERSION,
         "generated_at": iso_z(plan.now),
         "summary": {a.value: n for a, n in plan.counts().items()},
@@ -131,9 +148,6 @@ def plan_json(plan: Plan, offline: bool = False) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "ari_refreshed": plan.ari_refreshed,
     }
-    if offline:  # installed targets and ARI windows were not looked at
-        doc["offline"] = True
-    return doc
 
 
 def render_json(plan: Plan, verbose: bool = False, offline: bool = False) -> str:

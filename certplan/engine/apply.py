@@ -23,6 +23,7 @@ from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
 from certplan.store.base import StateBackend
 from certplan.store.keystore import Keystore
+from certplan.validators import StandalonePool
 
 Log = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -39,21 +40,26 @@ class Outcome:
 
 class Applier:
     def __init__(self, project: Project, state: State, *, store: StateBackend, log: Log,
-                 clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0):
+                 clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0,
+                 ignore_rate_limit: bool = False):
         self.project = project
         self.records = dict(state.records)
         self.store = store
         self.serial = state.serial  # what each write expects (compare-and-swap)
         self.keystore = Keystore(project.keystore_dir)
-        self.sessions = Sessions(project, self.keystore)
+        self.sessions = Sessions(project, self.keystore, clock=clock,
+                                 ignore_rate_limit=ignore_rate_limit)
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()
         self.parallel = 4
         config = project.config
+        # one standalone http-01 server per listen address for the whole run
+        self.standalone = StandalonePool()
         validator_args = {
             "http01_port": config.http01.port, "resolvers": list(config.dns.resolvers),
-            "providers": _providers(project), "dns": config.dns,
+            "self_check_timeout": config.http01.self_check_timeout,
+            "providers": _providers(project), "dns": config.dns, "standalone": self.standalone,
         }
         self.issuer = Issuer(self.sessions, self.keystore, validator_args, log,
                              self._record_order, timeout=timeout)
@@ -64,8 +70,11 @@ class Applier:
         if not plan.changes:
             return []
         self.parallel = max(1, parallel)  # also the install targets of one certificate at once
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return list(pool.map(self._one, plan.changes))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                return list(pool.map(self._one, plan.changes))
+        finally:
+            self.standalone.close()
 
     def _one(self, change: Change) -> Outcome:
         try:

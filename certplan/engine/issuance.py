@@ -55,11 +55,19 @@ class Issuer:
 
     def obtain(self, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
         """From the spec's first CA; on a failure the CA owns, from the next one."""
+        from certplan.ca.deadline import deadline_scope
+
+        # --timeout bounds everything this certificate does, every request included
+        deadline = time.monotonic() + self.timeout
+        with deadline_scope(deadline):
+            return self._obtain(spec, record, deadline)
+
+    def _obtain(self, spec: ResolvedSpec, record: CertRecord | None, deadline: float) -> Issued:
         cas = spec.ca
         failures: list[str] = []
         for i, ca_name in enumerate(cas):
             try:
-                issued = self._obtain_from(ca_name, spec, record)
+                issued = self._obtain_from(ca_name, spec, record, deadline)
                 if failures:
                     issued.notes.append("fell back after: " + "; ".join(failures))
                 return issued
@@ -73,11 +81,11 @@ class Issuer:
             raise AcmeError(failures[0].split(": ", 1)[1])
         raise AcmeError("every CA failed: " + " | ".join(failures))
 
-    def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None) -> Issued:
+    def _obtain_from(self, ca_name: str, spec: ResolvedSpec, record: CertRecord | None,
+                     deadline: float) -> Issued:
         from certplan.ca import ari_cert_id, choose_chain
 
         client, endpoint = self.sessions.client(ca_name)
-        deadline = time.monotonic() + self.timeout
         order, key_pem, notes = self._order(client, endpoint, spec, record)
         solve(client, order, spec, deadline, self.validator_args, self.log)
         chains = client.finalize(order, deadline)

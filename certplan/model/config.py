@@ -65,7 +65,11 @@ class ProviderEntry(InputModel):
 
 
 class Http01Settings(InputModel):
+    """`[http01]`: where self-checks connect, and how long they may take before the
+    certificate fails with what they saw (instead of waiting its whole --timeout)."""
+
     port: int = Field(default=80, gt=0, lt=65536)
+    self_check_timeout: float = Field(default=30.0, gt=0, le=3600)
 
 
 class Paths(InputModel):

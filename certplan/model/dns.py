@@ -27,7 +27,7 @@ class DnsSettings(InputModel):
 
     resolvers: list[str] = Field(default_factory=list)
     authoritative_port: int = Field(default=53, ge=1, le=65535)
-    propagation_timeout: float = Field(default=120.0, gt=0, le=3600)
+    propagation_timeout: float = Field(default=30.0, gt=0, le=3600)
     propagation_interval: float = Field(default=0.2, gt=0, le=60)
 
     @field_validator("resolvers")

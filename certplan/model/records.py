@@ -128,9 +128,24 @@ class StateMeta(RecordModel):
 
 @dataclass
 class State:
+    """Every record that loads, and what did not.
+
+    `problems` are state-wide (the folder, the meta file): nothing can be planned.
+    `broken` maps a certificate name to the problems of its own record: only that
+    certificate stops (named, never acted on); the others plan and apply."""
+
     meta: StateMeta | None
     records: dict[str, CertRecord] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    broken: dict[str, list[Problem]] = field(default_factory=dict)
+
+    def all_problems(self) -> list[Problem]:
+        return self.problems + [p for name in sorted(self.broken) for p in self.broken[name]]
+
+    def broken_reasons(self) -> dict[str, str]:
+        """Certificate name -> its record's problems as one line."""
+        return {name: "; ".join(str(p) for p in problems)
+                for name, problems in self.broken.items()}
 
     @property
     def lineage(self) -> str | None:

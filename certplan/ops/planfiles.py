@@ -47,6 +47,7 @@ def bind_plan(saved: Plan, path: Path, state: State, project: Project, *,
     inputs (certplan.core.planfile.match_current); the file only proposes.
     A saved renew is planned as if `--replace` named it (early renewal is all a
     file can ask for; it never deletes or revokes anything it alone names)."""
+    from dataclasses import replace
     from datetime import UTC, datetime
 
     from certplan.core.plan import Action, make_plan
@@ -55,5 +56,7 @@ def bind_plan(saved: Plan, path: Path, state: State, project: Project, *,
 
     renew = [c.name for c in saved.changes if c.action is Action.RENEW]
     obs = observe(project, state.records, refresh_ari=refresh)
-    now = make_plan(project.desired, state.records, obs, datetime.now(UTC), replace=renew)
-    return match_current(saved, now, str(path))
+    now = make_plan(project.desired, state.records, obs, datetime.now(UTC), replace=renew,
+                    broken=state.broken_reasons())
+    # a certificate whose state record does not load is not applied, and is named
+    return replace(match_current(saved, now, str(path)), problems=now.problems)

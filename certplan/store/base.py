@@ -23,8 +23,10 @@ from certplan.model.records import CertRecord, State, StateMeta
 
 class StateBackend(Protocol):
     def load(self) -> State:
-        """Every record and the meta. Problems (a file that does not parse, ...) are
-        collected in State.problems, never raised and never 'fixed'."""
+        """Every record and the meta. Problems are collected, never raised and never
+        'fixed': those of one record (does not parse, ...) in State.broken under its
+        certificate's name, so that only that certificate stops; state-wide ones
+        (the meta, the folder) in State.problems."""
         ...
 
     def write(self, record: CertRecord, expect_serial: int) -> StateMeta:

@@ -81,22 +81,28 @@ def _load_state(folder: Path) -> State:
         if record is not None and record.name == path.stem:
             state.records[record.name] = record
             continue
-        data, problems = _read_json(path)  # the slow path, for its problem messages
-        state.problems += problems
-        if data is None:
-            continue
-        try:
-            record = CertRecord.model_validate(data)
-        except ValidationError as exc:
-            state.problems += _problem_from(path, exc)
-            continue
-        if record.name != path.stem:
-            state.problems.append(
-                Problem(str(path), "name", f"{record.name!r} does not match the file name")
-            )
-            continue
-        state.records[record.name] = record
+        # the slow path, for its problem messages: a record that does not load stops
+        # only its own certificate (State.broken, under the file's name)
+        record, problems = _read_record_slow(path)
+        if record is not None:
+            state.records[record.name] = record
+        else:
+            state.broken[path.stem] = problems
     return state
+
+
+def _read_record_slow(path: Path) -> tuple[CertRecord | None, list[Problem]]:
+    data, problems = _read_json(path)
+    if data is None:
+        return None, problems
+    try:
+        record = CertRecord.model_validate(data)
+    except ValidationError as exc:
+        return None, _problem_from(path, exc)
+    if record.name != path.stem:
+        return None, [Problem(str(path), "name",
+                              f"{record.name!r} does not match the file name")]
+    return record, []
 
 
 def dump_json(model: BaseModel) -> bytes:

@@ -16,7 +16,8 @@ from certplan.model.errors import CertplanError
 from certplan.model.registry import Registry
 from certplan.model.spec import ChallengeRule
 from certplan.validators.base import Validator
-from certplan.validators.http01 import StandaloneValidator, WebrootValidator
+from certplan.validators.http01 import SELF_CHECK_TIMEOUT, WebrootValidator
+from certplan.validators.standalone import StandalonePool, StandaloneValidator
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,10 @@ class ValidatorContext:
     """Settings from certplan.toml that validators need besides their rule."""
 
     http01_port: int = 80                      # [http01] port: where self-checks connect
+    self_check_timeout: float = SELF_CHECK_TIMEOUT  # [http01] self_check_timeout
     resolvers: tuple[str, ...] = ()            # [dns] resolvers, "HOST:PORT"
-    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. providers, for dns-01
+    # e.g. providers and dns settings for dns-01, the run's StandalonePool ("standalone")
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 ValidatorFactory = Callable[[ChallengeRule, ValidatorContext], Validator]
@@ -39,21 +42,27 @@ def validator_name(rule: ChallengeRule) -> str:
 
 
 def build_validator(rule: ChallengeRule, *, http01_port: int = 80,
-                    resolvers: list[str] | tuple[str, ...] = (), **extra: Any) -> Validator:
+                    resolvers: list[str] | tuple[str, ...] = (),
+                    self_check_timeout: float = SELF_CHECK_TIMEOUT, **extra: Any) -> Validator:
     """The validator for `rule`. Extra keyword arguments reach the factory as context.extra."""
-    context = ValidatorContext(http01_port, tuple(resolvers), dict(extra))
+    context = ValidatorContext(http01_port, self_check_timeout, tuple(resolvers), dict(extra))
     return VALIDATORS.get(validator_name(rule))(rule, context)
 
 
 def _webroot(rule: ChallengeRule, ctx: ValidatorContext) -> Validator:
     assert rule.webroot is not None  # the spec model guarantees it for webroot rules
     return WebrootValidator(rule.webroot, self_check=rule.self_check, port=ctx.http01_port,
-                            resolvers=list(ctx.resolvers))
+                            resolvers=list(ctx.resolvers),
+                            self_check_timeout=ctx.self_check_timeout)
 
 
 def _standalone(rule: ChallengeRule, ctx: ValidatorContext) -> Validator:
+    """Shares the run's server on the rule's listen address when apply passes a pool."""
+    pool = ctx.extra.get("standalone")
     return StandaloneValidator(rule.listen_address, self_check=rule.self_check,
-                               port=ctx.http01_port, resolvers=list(ctx.resolvers))
+                               port=ctx.http01_port, resolvers=list(ctx.resolvers),
+                               self_check_timeout=ctx.self_check_timeout,
+                               pool=pool if isinstance(pool, StandalonePool) else None)
 
 
 def _dns01(rule: ChallengeRule, ctx: ValidatorContext) -> Validator:
@@ -70,5 +79,6 @@ VALIDATORS.register("webroot", _webroot)
 VALIDATORS.register("standalone", _standalone)
 VALIDATORS.register("dns-01", _dns01)
 
-__all__ = ["VALIDATORS", "Challenge", "StandaloneValidator", "Validator", "ValidatorContext",
-           "ValidatorFactory", "WebrootValidator", "build_validator", "validator_name"]
+__all__ = ["VALIDATORS", "Challenge", "StandalonePool", "StandaloneValidator", "Validator",
+           "ValidatorContext", "ValidatorFactory", "WebrootValidator", "build_validator",
+           "validator_name"]

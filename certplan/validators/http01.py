@@ -1,11 +1,16 @@
-"""http-01 validators: `webroot` (token files served by an existing web server) and
-`standalone` (a small built-in HTTP responder, up only while the challenge runs).
+"""http-01: the `webroot` validator (token files served by an existing web server) and
+the self-check both http-01 validators run (`standalone` is validators/standalone.py).
 
 Before the CA is told, each validator fetches every token itself, the way the CA
 will: http://NAME:PORT/.well-known/acme-challenge/TOKEN, NAME resolved through
 the configured resolvers ("HOST:PORT", dnspython) or the system resolver, PORT
 from `[http01] port` (default 80). Redirects are followed like a CA does (up to
 10, http or https, certificates not verified).
+
+The self-check has its own deadline, `[http01] self_check_timeout` (default 30 s),
+so a wrong webroot fails in seconds, not after the certificate's whole `--timeout`;
+a name that does not exist fails at once. The error says what was seen: the URL
+fetched, the HTTP status and the start of the body, or the resolver's answer.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -31,9 +35,16 @@ CHALLENGE_PATH = "/.well-known/acme-challenge/"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MAX_REDIRECTS = 10
 MAX_BODY = 8192
+SELF_CHECK_TIMEOUT = 30.0  # seconds; [http01] self_check_timeout
+EXCERPT = 80               # characters of a wrong answer's body shown in the error
 
 
-def _check_token(challenge: Challenge) -> str:
+class NameNotFound(OSError):
+    """The name does not exist or has no address: retrying within seconds cannot help
+    (resolvers cache the negative answer), so the self-check fails at once."""
+
+
+def check_token(challenge: Challenge) -> str:
     """The token, refused if it could escape the challenge folder (it comes from the CA)."""
     if not _TOKEN_RE.match(challenge.token):
         raise ChallengeError({challenge.domain: "the CA sent a token that is not base64url"})
@@ -71,7 +82,8 @@ def make_resolver(resolvers: list[str]) -> Resolve:
                 raise OSError(f"cannot resolve {name} via {', '.join(resolvers)}: {exc}") from None
             out.extend(r.to_text() for r in answer)
         if not out:
-            raise OSError(f"{name} has no A or AAAA record at {', '.join(resolvers)}")
+            raise NameNotFound(f"{name} does not resolve: no A or AAAA record at "
+                               f"{', '.join(resolvers)}")
         return out
 
     return resolve
@@ -81,7 +93,9 @@ def _system_resolve(name: str, timeout: float) -> list[str]:
     try:
         infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise OSError(f"cannot resolve {name}: {exc.strerror}") from None
+        definite = exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
+        cls = NameNotFound if definite else OSError
+        raise cls(f"cannot resolve {name} (system resolver): {exc.strerror}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -137,13 +151,22 @@ def self_check(challenges: list[Challenge], deadline: float, *, port: int, resol
 
     `where(challenge)` describes where the token should come from (a file path)."""
     failures: dict[str, str] = {}
+    started = clock()
     for ch in challenges:
         url = f"http://{ch.identifier}{'' if port == 80 else f':{port}'}{CHALLENGE_PATH}{ch.token}"
         why = _poll_one(url, ch.key_authorization, deadline, resolve, clock, sleep)
         if why is not None:
-            failures[ch.domain] = f"{url}: {why} (expected the content of {where(ch)})"
+            failures[ch.domain] = (f"self-check fetched {url}: {why} (expected the content "
+                                   f"of {where(ch)}; gave up after {clock() - started:.1f}s)")
     if failures:
         raise ChallengeError(failures)
+
+
+def _excerpt(body: bytes) -> str:
+    """The start of a body, one line, control characters escaped (it reaches logs)."""
+    text = " ".join(body[:EXCERPT * 4].decode("utf-8", errors="replace").split())
+    shown = text[:EXCERPT] + ("..." if len(text) > EXCERPT else "")
+    return repr(shown) if shown else "empty"
 
 
 def _poll_one(url: str, expected: str, deadline: float, resolve: Resolve,
@@ -155,14 +178,16 @@ def _poll_one(url: str, expected: str, deadline: float, resolve: Resolve,
             status, body, final = fetch(url, resolve, min(5.0, max(remaining, 0.2)))
             if status == 200 and body.strip() == expected.encode("ascii"):
                 return None
-            shown = body[:60].decode("utf-8", errors="replace").strip()
             why = f"HTTP {status}" + (f" from {final}" if final != url else "")
-            why += f", body {shown!r}" if status == 200 else ""
+            why += f", body {_excerpt(body)}"
+        except NameNotFound as exc:
+            return str(exc)
         except (OSError, http.client.HTTPException) as exc:
             why = str(exc) or type(exc).__name__
-        if clock() + interval > deadline:
+        now = clock()
+        if now >= deadline:
             return why
-        sleep(interval)
+        sleep(min(interval, deadline - now))
         interval = min(interval * 2, 1.0)
 
 
@@ -174,16 +199,18 @@ class WebrootValidator:
     challenge_type = "http-01"
 
     def __init__(self, webroot: str | Path, *, self_check: bool = True, port: int = 80,
-                 resolvers: list[str] | None = None):
+                 resolvers: list[str] | None = None,
+                 self_check_timeout: float = SELF_CHECK_TIMEOUT):
         self.webroot = Path(webroot)
         self.self_check = self_check
+        self.self_check_timeout = self_check_timeout
         self.port = port
         self.resolvers = list(resolvers or [])
         self._written: set[Path] = set()
         self._lock = threading.Lock()
 
     def token_path(self, challenge: Challenge) -> Path:
-        return self.webroot / CHALLENGE_PATH.strip("/") / _check_token(challenge)
+        return self.webroot / CHALLENGE_PATH.strip("/") / check_token(challenge)
 
     def present(self, challenges: list[Challenge]) -> None:
         for ch in challenges:
@@ -201,6 +228,7 @@ class WebrootValidator:
     def check(self, challenges: list[Challenge], deadline: float) -> None:
         if not self.self_check:
             return
+        deadline = min(deadline, time.monotonic() + self.self_check_timeout)
         self_check(challenges, deadline, port=self.port, resolve=make_resolver(self.resolvers),
                    where=lambda ch: f"token file {self.token_path(ch)}")
 
@@ -242,98 +270,3 @@ def _write_token(webroot: Path, name: str, data: bytes) -> None:
             raise
     finally:
         os.close(folder)
-
-
-# -- standalone ----------------------------------------------------------------------------
-
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    tokens: dict[str, str]
-
-
-class _V6Server(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self.path.split("?", 1)[0]
-        token = path[len(CHALLENGE_PATH):] if path.startswith(CHALLENGE_PATH) else ""
-        answer = self.server.tokens.get(token)
-        body = answer.encode("ascii") if answer is not None else b"not found\n"
-        self.send_response(200 if answer is not None else 404)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        return  # library code never prints
-
-
-class StandaloneValidator:
-    """Serves tokens from a built-in HTTP server on `listen`, only between present and cleanup."""
-
-    challenge_type = "http-01"
-
-    def __init__(self, listen: tuple[str, int] = ("0.0.0.0", 80), *, self_check: bool = True,
-                 port: int = 80, resolvers: list[str] | None = None):
-        self.listen = listen
-        self.self_check = self_check
-        self.port = port
-        self.resolvers = list(resolvers or [])
-        self._tokens: dict[str, str] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def present(self, challenges: list[Challenge]) -> None:
-        with self._lock:
-            for ch in challenges:
-                self._tokens[_check_token(ch)] = ch.key_authorization
-            if self._server is None:
-                self._start(challenges)
-
-    def _start(self, challenges: list[Challenge]) -> None:
-        host, port = self.listen
-        cls = _V6Server if ":" in host else _Server
-        try:
-            server = cls((host, port), _Handler)
-        except OSError as exc:
-            for ch in challenges:
-                self._tokens.pop(ch.token, None)
-            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            raise ChallengeError({ch.domain: f"standalone: cannot listen on {where}: "
-                                  f"{exc.strerror or exc}" for ch in challenges}) from None
-        server.tokens = self._tokens
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"certplan-http01-{port}", daemon=True)
-        self._thread.start()
-
-    def check(self, challenges: list[Challenge], deadline: float) -> None:
-        if not self.self_check:
-            return
-        host, port = self.listen
-        self_check(challenges, deadline, port=self.port, resolve=make_resolver(self.resolvers),
-                   where=lambda ch: f"certplan's standalone server on {host}:{port}")
-
-    def cleanup(self, challenges: list[Challenge]) -> None:
-        with self._lock:
-            for ch in challenges:
-                self._tokens.pop(ch.token, None)
-            if self._tokens or self._server is None:
-                return
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)

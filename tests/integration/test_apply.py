@@ -4,6 +4,7 @@ runs as its own process, the way cron runs it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -11,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,24 +265,37 @@ def test_ten_issuances_at_50_percent_nonce_rejection(tmp_path: Path) -> None:
 
 
 def test_short_validity_is_renewed_when_due(tmp_path: Path) -> None:
-    with own_stack(tmp_path, validity_seconds=8) as (project, site, pebble):
+    """A one-day certificate: due at half its lifetime. Time comes from `plan --at`
+    (no waiting for the wall clock); the saved plan is then applied, a due renewal
+    being what a saved plan may always ask for."""
+    with own_stack(tmp_path, validity_seconds=86400) as (project, site, pebble):
         project.write_spec("s.toml", spec_toml("short", ["short.example.test"], site.webroot,
                                                site))
         assert project.apply().returncode == 0
         first = project.plan_json()
         assert first["changes"] == []
         assert any("short" in w and "hourly" in w for w in first["warnings"])
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            changes = project.plan_json()["changes"]
-            if changes:
-                break
-            time.sleep(0.5)
-        assert changes[0]["action"] == "renew"
-        assert "1/2 of a short lifetime" in changes[0]["reason"]
-        old = project.state("short")["certificate"]["serial"]
-        assert project.apply().returncode == 0
+        cert = project.state("short")["certificate"]
+        not_before = datetime.fromisoformat(cert["not_before"].replace("Z", "+00:00"))
+        half = not_before + (datetime.fromisoformat(cert["not_after"].replace("Z", "+00:00"))
+                             - not_before) / 2
+        before = project.plan_json("--at", iso_z(half - timedelta(minutes=1)))
+        assert before["changes"] == []
+        planfile = project.root / "due.plan.json"
+        res = project.run("plan", "--no-refresh", "--format", "json", "--out", str(planfile),
+                          "--at", iso_z(half + timedelta(minutes=1)))
+        assert res.returncode == 0, res.stdout + res.stderr
+        [change] = json.loads(res.stdout)["changes"]
+        assert change["action"] == "renew"
+        assert "1/2 of a short lifetime" in change["reason"]
+        old = cert["serial"]
+        res = project.run("apply", str(planfile))
+        assert res.returncode == 0, res.stdout + res.stderr
         assert project.state("short")["certificate"]["serial"] != old
+
+
+def iso_z(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_saved_plan_applies_once_then_is_stale_and_no_tty_refuses(

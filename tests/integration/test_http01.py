@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -22,13 +21,15 @@ from certplan.model.errors import ChallengeError
 from certplan.model.spec import ChallengeRule
 from certplan.validators import (
     VALIDATORS,
+    StandalonePool,
     StandaloneValidator,
     WebrootValidator,
     build_validator,
     validator_name,
 )
 from tests.servers.nginx import NginxServer, nginx  # noqa: F401 - fixture
-from tests.servers.ports import free_port, stop, wait_for_port
+from tests.servers.pebble import start_challtestsrv
+from tests.servers.ports import free_port, stop
 
 
 def challenge(name: str, token: str) -> Challenge:
@@ -42,16 +43,8 @@ CHALLENGES = [challenge("www.example.com", "tok-AAAA_1"), challenge("shop.exampl
 @pytest.fixture(scope="module")
 def mock_dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """pebble-challtestsrv answering A 127.0.0.1 for any name; yields "127.0.0.1:PORT"."""
-    dns_port, mgmt_port = free_port(), free_port()
-    log = open(tmp_path_factory.mktemp("dns") / "challtestsrv.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        ["pebble-challtestsrv", "-http01", "", "-https01", "", "-tlsalpn01", "",
-         "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-         "-dns01", f"127.0.0.1:{dns_port}", "-management", f"127.0.0.1:{mgmt_port}"],
-        stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    proc, dns_port, _ = start_challtestsrv(tmp_path_factory.mktemp("dns"), None)
     try:
-        wait_for_port(mgmt_port, proc=proc)
         yield f"127.0.0.1:{dns_port}"
     finally:
         stop(proc)
@@ -234,3 +227,29 @@ def test_standalone_port_in_use(mock_dns: str) -> None:
             v.present(CHALLENGES)
         assert not v.running
         v.cleanup(CHALLENGES)  # nothing to undo, no error
+
+
+@pytest.mark.integration
+def test_standalone_pool_shares_one_server_per_address(mock_dns: str) -> None:
+    """Two orders of one run on one listen address: one server, started once; each
+    cleanup removes only its own answers; the server stops when the run closes the pool."""
+    port = free_port()
+    pool = StandalonePool()
+    one = StandaloneValidator(("127.0.0.1", port), port=port, resolvers=[mock_dns], pool=pool)
+    two = StandaloneValidator(("127.0.0.1", port), port=port, resolvers=[mock_dns], pool=pool)
+    try:
+        one.present(CHALLENGES[:1])
+        two.present(CHALLENGES[1:])
+        one.check(CHALLENGES[:1], time.monotonic() + 5)
+        two.check(CHALLENGES[1:], time.monotonic() + 5)
+        one.cleanup(CHALLENGES[:1])
+        assert _get(port, "/.well-known/acme-challenge/tok-AAAA_1")[0] == 404
+        assert _get(port, "/.well-known/acme-challenge/tok-B2") == (
+            200, CHALLENGES[1].key_authorization.encode())
+        two.cleanup(CHALLENGES[1:])
+        assert two.running  # up until the run ends, ready for the next order
+        one.present(CHALLENGES[:1])
+        assert pool.server(("127.0.0.1", port)).starts == 1
+    finally:
+        pool.close()
+    assert not one.running and _get_refused(port) and _port_is_free(port)

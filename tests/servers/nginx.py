@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.servers.ports import free_port, stop, wait_for_port
+from tests.servers.ports import free_port, http_get, stop, wait_for_port, wait_until
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
@@ -163,6 +163,10 @@ def start_nginx(workdir: Path, *, https_port: int | None = None, http_port: int 
     try:
         wait_for_port(http_port, timeout=timeout, proc=proc)
         wait_for_port(https_port, timeout=timeout, proc=proc)
+        # ready when it answers HTTP and completes a TLS handshake
+        wait_until(lambda: http_get(f"http://127.0.0.1:{http_port}/"), "nginx http", timeout,
+                   proc)
+        wait_until(server.served_certificate, "nginx https", timeout, proc)
     except Exception:
         server.stop()
         raise RuntimeError(f"nginx did not start:\n{server.error_log()}") from None

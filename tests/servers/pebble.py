@@ -27,7 +27,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.servers.ports import free_port, stop, wait_for_line, wait_for_port
+from tests.servers.ports import (
+    free_port,
+    http_get,
+    stop,
+    wait_for_dns,
+    wait_for_line,
+    wait_for_port,
+    wait_until,
+)
 
 
 @dataclass
@@ -103,8 +111,11 @@ def write_listener_cert(workdir: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def _start_challtestsrv(workdir: Path,
-                        dns_port: int | None) -> tuple[subprocess.Popen[bytes], int, int]:
+def start_challtestsrv(workdir: Path,
+                       dns_port: int | None) -> tuple[subprocess.Popen[bytes], int, int]:
+    """pebble-challtestsrv answering A 127.0.0.1 (and no AAAA) for every name, its own
+    challenge listeners off; ready once it answers a real DNS query.
+    Returns (process, DNS port, management port)."""
     dns_port, mgmt_port = dns_port or free_port(), free_port()
     log = open(workdir / "challtestsrv.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
@@ -115,6 +126,7 @@ def _start_challtestsrv(workdir: Path,
     log.close()
     try:
         wait_for_port(mgmt_port, proc=proc)
+        wait_for_dns(dns_port, "ready.example.test", "127.0.0.1", proc=proc)
     except Exception:
         stop(proc)
         raise
@@ -167,7 +179,7 @@ def start_pebble(workdir: Path, *, http_port: int | None = None, dns_port: int |
     procs: list[subprocess.Popen[bytes]] = []
     dns_mgmt_url: str | None = None
     if dns_server is None:
-        dns_proc, dns_port, dns_mgmt = _start_challtestsrv(workdir, dns_port)
+        dns_proc, dns_port, dns_mgmt = start_challtestsrv(workdir, dns_port)
         procs.append(dns_proc)
         dns_server = f"127.0.0.1:{dns_port}"
         dns_mgmt_url = f"http://127.0.0.1:{dns_mgmt}"
@@ -191,10 +203,19 @@ def start_pebble(workdir: Path, *, http_port: int | None = None, dns_port: int |
     try:
         wait_for_line(log_path, "Listening on", timeout=timeout, proc=proc)
         wait_for_port(listen_port, timeout=timeout, proc=proc)
+        wait_until(lambda: _directory_ready(server), "pebble directory", timeout, proc)
+        wait_until(lambda: server.root_pem(), "pebble management", timeout, proc)
     except Exception:
         server.stop()
         raise
     return server
+
+
+def _directory_ready(server: PebbleServer) -> None:
+    """The ACME directory answers over TLS with its newNonce URL."""
+    status, body = http_get(server.directory_url, cafile=server.ca_bundle)
+    if status != 200 or "newNonce" not in json.loads(body):
+        raise RuntimeError(f"directory answered HTTP {status}")
 
 
 PebbleFactory = Callable[..., PebbleServer]

@@ -1,12 +1,20 @@
-"""Free loopback ports and waiting for servers; shared by the server fixtures."""
+"""Free loopback ports and waiting for servers; shared by the server fixtures.
+
+A server is ready when it answers a real query of its own protocol (an HTTP
+request, a TLS handshake, a DNS query), not when its port accepts a connection:
+`wait_until` retries such a probe until it succeeds or the server exits."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -37,6 +45,54 @@ def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | Non
         except OSError:
             time.sleep(0.02)
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_until(probe: Callable[[], object], what: str, timeout: float = 15.0,
+               proc: subprocess.Popen | None = None) -> None:
+    """Call `probe` until it returns without raising; RuntimeError with its last error."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: server exited early with code {proc.returncode}")
+        try:
+            probe()
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: not answering after {timeout}s: {exc!r}") from None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def http_get(url: str, cafile: str | None = None, timeout: float = 2.0) -> tuple[int, bytes]:
+    """One GET; an HTTP error status is an answer too (the server is up)."""
+    ctx = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=ctx) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def dns_answers(port: int, name: str, address: str = "127.0.0.1") -> list[str]:
+    """A records of `name` from the DNS server at address:port (UDP, no recursion)."""
+    import dns.message
+    import dns.query
+    import dns.rdatatype
+
+    response = dns.query.udp(dns.message.make_query(name, "A"), address, port=port, timeout=1)
+    return [rr.to_text() for rrset in response.answer if rrset.rdtype == dns.rdatatype.A
+            for rr in rrset]
+
+
+def wait_for_dns(port: int, name: str, expect: str, timeout: float = 15.0,
+                 proc: subprocess.Popen | None = None) -> None:
+    """Until the DNS server at 127.0.0.1:port answers A `expect` for `name`."""
+    def probe() -> None:
+        if expect not in (got := dns_answers(port, name)):
+            raise RuntimeError(f"answered {got}")
+    wait_until(probe, f"DNS on 127.0.0.1:{port}", timeout, proc)
 
 
 def wait_for_line(logfile: Path, needle: str, timeout: float = 15.0,

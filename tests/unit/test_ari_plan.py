@@ -97,3 +97,26 @@ def test_explanation_is_shown_before_the_window_opens_too(httpserver: HTTPServer
     assert action is Action.NOOP
     assert "(ARI window 2026-06-04 00:00 UTC .. 2026-06-05 00:00 UTC)" in reason
     assert reason.endswith("; CA explains: https://ca.example/early-renewal")
+
+
+def test_window_after_expiry_is_ignored_with_a_warning_naming_the_ca(
+        httpserver: HTTPServer) -> None:
+    d = desired()
+    after = record(d).certificate.not_after + DAY  # type: ignore[union-attr]
+    obs = lookup(httpserver, {"suggestedWindow": {"start": iso(after),
+                                                  "end": iso(after + DAY)}})
+    result = plan_of(d, record(d), obs=obs)
+    assert "(1/3 of the lifetime left)" in result.noops[0].reason
+    [warning] = [w for w in result.warnings if "ARI window" in w]
+    assert warning.startswith(f"www: the ARI window from CA {record(d).ca} (")
+    assert warning.endswith(": ignored")
+
+
+def test_renew_before_days_is_an_upper_bound_with_ari(httpserver: HTTPServer) -> None:
+    d = desired(renew_before_days=80)  # not_after - 80 days: due now or soon
+    start = NOW + 20 * DAY
+    obs = lookup(httpserver, {"suggestedWindow": {"start": iso(start),
+                                                  "end": iso(start + DAY)}})
+    change = plan_of(d, record(d), obs=obs).changes[0]
+    assert change.action is Action.RENEW
+    assert "(renew_before_days=80, before the ARI window " in change.reason

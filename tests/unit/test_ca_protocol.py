@@ -161,7 +161,8 @@ def test_other_order_problems_are_plain_acme_errors(httpserver: HTTPServer) -> N
         client.new_order(make_csr(["a.invalid"]), replaces="x.y")
     assert not isinstance(caught.value, ReplacesRejected)
     assert str(caught.value) == (f"CA {httpserver.url_for('/dir')} refused the new order: "
-                                 "rejectedIdentifier: no such TLD")
+                                 "rejectedIdentifier: no such TLD (HTTP 400 BAD REQUEST from "
+                                 f"POST {httpserver.url_for('/order')})")
 
 
 def test_directory_says_whether_the_ca_serves_renewal_information(

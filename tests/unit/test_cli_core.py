@@ -162,11 +162,11 @@ def test_plan_out_then_stale(tmp_path: Path) -> None:
 
 
 def test_list_and_show(tmp_path: Path) -> None:
-    root = settled(tmp_path, now=datetime.now(UTC))  # `list` has no --at
-    table = run(root, "list")
+    root = settled(tmp_path)  # statuses as of AT, whatever the wall clock says
+    table = run(root, "list", "--at", AT)
     assert table.exit_code == 0
     assert table.stdout.splitlines()[0].split()[:4] == ["name", "main", "domain", "key"]
-    rows = json.loads(run(root, "list", "--format", "json").stdout)
+    rows = json.loads(run(root, "list", "--format", "json", "--at", AT).stdout)
     assert [(r["name"], r["main_domain"], r["sans"], r["status"]) for r in rows] == [
         ("api", "api.example.com", ["*.api.example.com"], "ok"),
         ("www", "example.com", ["www.example.com"], "ok")]

@@ -18,7 +18,7 @@ def test_resolvers_must_be_ip_addresses() -> None:
 def test_defaults_and_validation() -> None:
     settings = DnsSettings()
     assert (settings.resolvers, settings.authoritative_port) == ([], 53)
-    assert (settings.propagation_timeout, settings.propagation_interval) == (120, 0.2)
+    assert (settings.propagation_timeout, settings.propagation_interval) == (30, 0.2)
     custom = DnsSettings.model_validate({"resolvers": ["127.0.0.1:5300", "::1"],
                                          "authoritative_port": 5300})
     assert custom.resolver_addresses() == [("127.0.0.1", 5300), ("::1", 53)]

@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,34 +43,54 @@ def release(proc: subprocess.Popen[str]) -> None:
     proc.stdin.flush()
 
 
+class FakeClock:
+    """An injected clock: sleeping moves it on at once (no test waits on the wall clock);
+    `on_sleep` runs at each sleep, e.g. to let the holder go."""
+
+    def __init__(self, on_sleep: Callable[[], None] = lambda: None) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.on_sleep()
+
+
 def test_second_holder_fails_at_once_with_pid(tmp_path: Path,
                                               holder: subprocess.Popen[str]) -> None:
-    start = time.monotonic()
-    with pytest.raises(LockError) as info, FilesBackend(tmp_path).lock(0.0):
+    fake = FakeClock()
+    with pytest.raises(LockError) as info, state_lock(tmp_path, 0.0, fake.clock, fake.sleep):
         pass
-    assert time.monotonic() - start < 0.5
+    assert fake.sleeps == []  # no waiting at all with timeout 0
     assert f"(PID {holder.pid})" in str(info.value)
     assert str(tmp_path / LOCK_NAME) in str(info.value)
+    with pytest.raises(LockError), FilesBackend(tmp_path).lock(0.0):  # the backend's lock too
+        pass
 
 
 def test_timeout_waits_for_the_holder(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
-    timer = threading.Timer(0.3, release, args=(holder,))
-    timer.start()
-    start = time.monotonic()
-    try:
-        with FilesBackend(tmp_path).lock(10):
-            waited = time.monotonic() - start
-            assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
-    finally:
-        timer.cancel()
-    assert 0.25 <= waited < 5
+    def let_go() -> None:  # the holder ends during the third wait
+        if len(fake.sleeps) == 3:
+            release(holder)
+            holder.wait(timeout=10)
+
+    fake = FakeClock(let_go)
+    with state_lock(tmp_path, 10, fake.clock, fake.sleep):
+        assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
+    assert len(fake.sleeps) == 3 and sum(fake.sleeps) < 10
 
 
 def test_timeout_expires(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
-    start = time.monotonic()
-    with pytest.raises(LockError, match=r"waited 0.3s"), FilesBackend(tmp_path).lock(0.3):
+    fake = FakeClock()
+    with pytest.raises(LockError, match=r"waited 0.3s"), \
+            state_lock(tmp_path, 0.3, fake.clock, fake.sleep):
         pass
-    assert 0.3 <= time.monotonic() - start < 2
+    assert sum(fake.sleeps) == pytest.approx(0.3)
 
 
 def test_fake_clock_backs_off_until_deadline(tmp_path: Path,
