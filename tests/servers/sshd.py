@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.ports import free_port, stop, wait_for_line
+from tests.servers.ports import free_port, stop, wait_for_line, wait_until
 
 SSHD = "/usr/sbin/sshd"
 
@@ -99,6 +100,13 @@ SetEnv SHLVL=1
 """
 
 
+def _banner(port: int) -> None:
+    """A new connection gets sshd's version line (else OSError or ValueError)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        if not sock.recv(64).startswith(b"SSH-2.0-"):
+            raise ValueError("no SSH-2.0 banner")
+
+
 def start_sshd(folder: Path, client: SshClient, *, known: bool = True,
                timeout: float = 15.0) -> SshServer:
     """Start sshd under `folder`; `known`: add its host key to the client's known_hosts."""
@@ -119,6 +127,7 @@ def start_sshd(folder: Path, client: SshClient, *, known: bool = True,
     server = SshServer(port, folder, host_public, proc)
     try:
         wait_for_line(folder / "sshd.log", "Server listening", timeout=timeout, proc=proc)
+        wait_until(lambda: _banner(port), f"sshd on port {port}", timeout=timeout, proc=proc)
     except Exception:
         server.stop()
         raise
