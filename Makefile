@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-DEB_PACKAGES = pebble nginx-light bind9 bind9-utils bind9-dnsutils openssl
+DEB_PACKAGES = pebble nginx-light bind9 bind9-utils bind9-dnsutils openssl openssh-client openssh-server
 
 .PHONY: venv deps test unit lint demo bench clean
 
@@ -45,6 +45,7 @@ bench: venv deps
 	$(BIN)/python -m bench.plan_bench
 	$(BIN)/python -m bench.apply_bench
 	$(BIN)/python -m bench.dns_issuance
+	$(BIN)/python -m bench.ssh_fleet
 
 clean:
 	rm -rf $(VENV) .demo

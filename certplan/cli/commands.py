@@ -59,6 +59,9 @@ def plan(
         "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
     = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="No network and no look at installed targets (pull-request CI): "
+        "lifecycle from specs, state and the time; installs from spec changes.")] = False,
 ) -> None:
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
@@ -67,7 +70,8 @@ def plan(
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
     try:
-        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
+        project, state, the_plan = _make_plan(target, replace, replace_all, at,
+                                              refresh and not offline, offline=offline)
         if out is not None:
             from certplan.ops.planfiles import save_plan
 
@@ -76,7 +80,7 @@ def plan(
         report(exc)
     except OSError as exc:  # --out in a missing or unwritable folder, disk full, ...
         fail(f"--out {out}: cannot write the plan: {exc.strerror or exc}")
-    typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
+    typer.echo(RENDERERS[fmt](the_plan, verbose, offline), nl=False)
     if out is not None:
         typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
                    err=True)

@@ -54,6 +54,7 @@ class Applier:
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()
+        self.parallel = 4
         config = project.config
         # one standalone http-01 server per listen address for the whole run
         self.standalone = StandalonePool()
@@ -70,6 +71,7 @@ class Applier:
     def run(self, plan: Plan, parallel: int = 4) -> list[Outcome]:
         if not plan.changes:
             return []
+        self.parallel = max(1, parallel)  # also the install targets of one certificate at once
         try:
             with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
                 return list(pool.map(self._one, plan.changes))
@@ -195,8 +197,9 @@ class Applier:
             return [r for r in installs if r is not None], f"nothing installed: {exc}"
         leaf, chain = split_chain(fullchain)
         material = Material(key_pem, leaf, chain, fullchain, _sni_name(desired.spec.domains))
-        failures = []
-        for i in which:
+        failures: list[tuple[int, str]] = []
+
+        def one(i: int) -> None:
             target, done = targets[i], installs[i]
             self.log(f"{desired.spec.name}: installing install[{i}] ({target.type})")
             # (serial None: recorded before serials were; trusted, as the plan does)
@@ -208,8 +211,8 @@ class Applier:
                 installs[i] = self._failed(target, serial)
                 why = str(exc) if isinstance(exc, CertplanError) \
                     else f"internal error {type(exc).__name__}: {exc}"
-                failures.append(f"install[{i}] failed: {why}")
-                continue
+                failures.append((i, f"install[{i}] failed: {why}"))
+                return
             installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
                                         serial=serial, fingerprint=result.fingerprint,
                                         parts=dict(result.parts), installed_at=self.clock())
@@ -217,7 +220,17 @@ class Applier:
                 self.log(f"{desired.spec.name}: install[{i}] "
                          f"{'written' if result.changed else 'unchanged on disk'}; ran "
                          f"{', '.join(result.ran) or 'no commands'}")
-        return [r for r in installs if r is not None], "; ".join(failures)
+
+        # an installer that declares `concurrent` (ssh: one host each) runs its targets at
+        # once; others (local files, often one server's reload) one after the other
+        together = [i for i in which
+                    if getattr(INSTALLERS.get(targets[i].type), "concurrent", False)]
+        for i in (i for i in which if i not in together):
+            one(i)
+        if together:
+            with ThreadPoolExecutor(max_workers=min(len(together), self.parallel)) as pool:
+                list(pool.map(one, together))
+        return [r for r in installs if r is not None], "; ".join(f for _, f in sorted(failures))
 
     def _failed(self, target: InstallTarget, serial: str | None) -> InstallRecord:
         return InstallRecord(installer=target.type, digest=target.digest(), status="failed",

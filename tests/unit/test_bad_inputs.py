@@ -128,7 +128,7 @@ CASES = [
     Case("verify-without-port", {A: cert(install='key_file = "/tmp/k"\nverify = "localhost"')},
          [f"{A}: certificate[0].install[0].verify: 'localhost': expected HOST:PORT"]),
     Case("unknown-installer", {A: cert(install='type = "x"\nkey_file = "/tmp/k"')},
-         [f"{A}: certificate[0].install[0].type: unknown installer 'x' (known: files)"]),
+         [f"{A}: certificate[0].install[0].type: unknown installer 'x' (known: files, ssh)"]),
     Case("installer-type-not-a-string", {A: cert(install='type = 5\nkey_file = "/tmp/k"')},
          [f"{A}: certificate[0].install[0].type: input should be a valid string"]),
     Case("install-entry-not-a-table", {A: cert('install = ["/tmp/k"]')},
