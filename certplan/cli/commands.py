@@ -106,7 +106,7 @@ def apply(
     try:
         project, _ = _load()
         backend = _backend(project)
-        with backend.lock(lock_timeout):
+        with backend.run_lock(lock_timeout):  # postgres: shared; files: exclusive
             from certplan.store.keystore import Keystore
 
             Keystore(project.keystore_dir).check_trusted()  # before anything is written
@@ -123,7 +123,8 @@ def apply(
             if the_plan.empty:
                 return
             _confirm(auto_approve, planfile is not None)
-            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout)
+            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
+                                  lock_timeout)
     except CertplanError as exc:
         report(exc)
     _summary(outcomes)
@@ -140,7 +141,7 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
-               parallel: int, timeout: float) -> list[Outcome]:
+               parallel: int, timeout: float, lock_timeout: float = 0.0) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -149,6 +150,7 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
         typer.echo(f"Warning: {warning}", err=True)
     applier = Applier(project, state, store=backend,
                       log=lambda line: typer.echo(line, err=True), timeout=timeout)
+    applier.lock_timeout = lock_timeout  # a shared backend: per certificate
     return applier.run(the_plan, parallel=parallel)
 
 
@@ -162,8 +164,7 @@ def _summary(outcomes: list[Outcome]) -> None:
     # details quote state (from git): control characters are shown, never sent
     outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
                         left=plain(o.left)) for o in outcomes]
-    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
-            for o in outcomes]
+    rows = [[o.name, o.action.value, _result(o), o.detail.splitlines()[0]] for o in outcomes]
     typer.echo("")
     typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
     failed = [o for o in outcomes if not o.ok]
@@ -171,9 +172,15 @@ def _summary(outcomes: list[Outcome]) -> None:
         typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
         if o.left:
             typer.echo(f"  left as it was: {o.left}")
-    typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
+    skipped = sum(_result(o) == "skipped" for o in outcomes)
+    typer.echo(f"\nApply: {len(outcomes) - len(failed) - skipped} done, {len(failed)} failed."
+               + (f" {skipped} skipped (another runner)." if skipped else ""))
     if failed:
         raise typer.Exit(1)
+
+
+def _result(o: Outcome) -> str:
+    return "FAILED" if not o.ok else "skipped" if o.detail.startswith("skipped: ") else "ok"
 
 
 @app.command("list")

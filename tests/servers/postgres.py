@@ -94,9 +94,11 @@ class PostgresServer:
             f"CREATE ROLE {writer} LOGIN PASSWORD '{wpw}'",
             f"CREATE ROLE {reader} LOGIN PASSWORD '{rpw}'",
             f"CREATE DATABASE {name} OWNER {writer}",
+        )
+        self.admin(  # default privileges belong to a database
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {writer} GRANT USAGE ON SCHEMAS TO {reader}",
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {writer} GRANT SELECT ON TABLES TO {reader}",
-        )
+            dbname=name)
         return PgDatabase(self, name, self.dsn(writer, wpw, name), self.dsn(reader, rpw, name),
                           reader)
 
