@@ -219,8 +219,8 @@ class PostgresBackend:
         self._check_writer()
 
         def refused(holder: str, waited: float) -> LockError:
-            what = "a state change" if shared else "the state lock"
-            return LockError(f"another certplan holds {what} of {self.describe()}: {holder}; "
+            what = "holds the state lock" if shared else "is applying or changing the state"
+            return LockError(f"another certplan {what} of {self.describe()}: {holder}; "
                              f"waited {waited:g}s (use --lock-timeout SECONDS to wait longer)")
 
         with self._open().hold(lock_key(self.schema, STATE_LOCK), shared=shared,
@@ -230,8 +230,8 @@ class PostgresBackend:
     @contextmanager
     def lock_certificate(self, name: str, timeout: float) -> Iterator[None]:
         def refused(holder: str, waited: float) -> LockError:
-            hint = "" if waited else " (--lock-timeout SECONDS waits for it)"
-            return CertificateBusy(f"another runner works on it: {holder}; skipped{hint}")
+            hint = f"; waited {waited:g}s" if waited else "; --lock-timeout SECONDS waits for it"
+            return CertificateBusy(f"another runner works on it: {holder}{hint}")
 
         with self._open().hold(lock_key(self.schema, name), shared=False, timeout=timeout,
                                refused=refused):
@@ -241,7 +241,7 @@ class PostgresBackend:
             if found != self._seen.get(name, 0):
                 raise CertificateBusy(
                     f"another runner changed it since this run read the state (written at "
-                    f"serial {found}); skipped: `certplan plan` shows what is left")
+                    f"serial {found}); `certplan plan` shows what is left")
             self._held.add(name)
             try:
                 yield

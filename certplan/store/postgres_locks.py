@@ -66,7 +66,7 @@ class Session:
         with self.mutex, db_errors(self.where):
             rows = self.conn.execute(HOLDER_QUERY, (unsigned >> 32, unsigned & 0xFFFF_FFFF)
                                      ).fetchall()
-        return [holder_from(name, pid) for pid, name in rows]
+        return list(dict.fromkeys(holder_from(name, pid) for pid, name in rows))
 
     @contextmanager
     def hold(self, key: int, *, shared: bool, timeout: float,
