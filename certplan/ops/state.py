@@ -67,9 +67,9 @@ def migrate(project: Project, to: str, lock_timeout: float = 0.0) -> Moved:
 # -- the two directions -----------------------------------------------------------------------
 
 def _to_postgres(source: FilesBackend, target: PostgresBackend, lock_timeout: float) -> Moved:
-    with source.lock(lock_timeout):  # no apply on the folder meanwhile
+    # no apply on the folder or on the database meanwhile
+    with source.lock(lock_timeout), target.lock(lock_timeout):
         state = _source_state(source)
-    with target.lock(lock_timeout):  # no apply on the database meanwhile
         current = _loaded(target.load())
         assert state.meta is not None
         if _same_state(current, state):

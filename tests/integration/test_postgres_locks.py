@@ -12,6 +12,7 @@ import time
 import pytest
 
 from certplan.model.errors import LockError, StateConflict
+from certplan.model.records import CertRecord
 from certplan.model.secrets import SecretRef
 from certplan.store.base import CertificateBusy
 from certplan.store.postgres import PostgresBackend
@@ -28,7 +29,7 @@ def handle(db: PgDatabase) -> PostgresBackend:
     return PostgresBackend(SecretRef(env="CERTPLAN_LOCK_TEST_DSN"))
 
 
-def rec(name: str, renewals: int = 0) -> object:
+def rec(name: str, renewals: int = 0) -> CertRecord:
     return record(desired(name, [f"{name}.example.com"]), renewals=renewals)
 
 

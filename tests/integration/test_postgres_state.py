@@ -168,3 +168,23 @@ def test_missing_dsn_and_unreachable_server_are_one_clear_line(tmp_path: Path) -
     res = certplan(ci, "postgresql://u:secret-pw@127.0.0.1:1/x", "plan")
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "cannot connect" in res.stderr and "secret-pw" not in res.stderr
+
+
+def test_pull_writes_no_file_outside_the_folder_whatever_a_row_is_called(
+        tmp_path: Path, pg_database: PgDatabase) -> None:
+    """The database is shared: a row named like a path must not become one."""
+    import psycopg
+
+    dsn = pg_database.writer_dsn
+    project = make_project(tmp_path / "ops", "postgres")
+    files_state(project / "state", ["www"])
+    assert certplan(project, dsn, "state", "push").returncode == 0
+    evil = full_record("www").model_copy(update={"name": "../evil"})
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO certplan.records VALUES (%s, %s::jsonb, 1)",
+                     ("../evil", evil.model_dump_json()))
+    res = certplan(project, dsn, "state", "pull", str(tmp_path / "review" / "state"))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "'../evil' is not a certificate name" in res.stderr
+    assert not (tmp_path / "review" / "evil.json").exists()
+    assert list((tmp_path / "review" / "state").glob("*.json")) == []
