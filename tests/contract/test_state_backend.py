@@ -253,3 +253,33 @@ def test_lock_released_when_the_body_raises(project: Project, backend: StateBack
         raise RuntimeError("boom")
     with open_state_backend(project).lock(0.0):
         pass
+
+
+# -- what apply holds: the run lock, and each certificate's lock -----------------------------
+
+def test_apply_writes_under_the_run_and_certificate_locks(project: Project) -> None:
+    """The way apply uses a backend: the run lock for the run, a certificate's lock
+    while it is worked on, each write expecting the serial the run has seen."""
+    backend = open_state_backend(project)
+    backend.write(rec("old"), 0)
+    with backend.run_lock(0.0):
+        serial = backend.load().serial
+        for name in ("a", "old"):
+            with backend.lock_certificate(name, 0.0):
+                serial = backend.write(rec(name, renewals=1), serial).serial
+        with backend.lock_certificate("old", 0.0):
+            serial = backend.delete("old", serial).serial
+    state = open_state_backend(project).load()
+    assert state.serial == serial == 4 and set(state.records) == {"a"}
+    assert state.records["a"].renewals == 1
+    with backend.run_lock(0.0), backend.lock_certificate("a", 0.0):
+        pass  # both released
+
+
+def test_run_lock_released_when_the_body_raises(project: Project) -> None:
+    backend = open_state_backend(project)
+    with pytest.raises(RuntimeError, match="boom"), backend.run_lock(0.0), \
+            backend.lock_certificate("a", 0.0):
+        raise RuntimeError("boom")
+    with open_state_backend(project).lock(0.0):  # nothing left held
+        pass
