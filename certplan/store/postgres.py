@@ -113,6 +113,7 @@ class PostgresBackend:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             meta_row = conn.execute(self._q["meta"]).fetchone()
             rows = conn.execute(self._q["records"]).fetchall()
+        rows.sort()  # by name, as the files backend lists them
         state = State(meta=None)
         if meta_row is not None and meta_row[1] is not None:
             state.meta = StateMeta(format_version=meta_row[0], lineage=meta_row[1],
@@ -126,16 +127,19 @@ class PostgresBackend:
         return state
 
     def _parse(self, name: str, text: str, problems: list[Problem]) -> CertRecord | None:
-        where = f"{self.describe()}, record {name!r}"
         try:
             record = CertRecord.model_validate_json(text)
         except ValidationError as exc:
-            problems += problems_from(where, exc, unknown_key=None)
+            problems += problems_from(self._row(name), exc, unknown_key=None)
             return None
         if record.name != name:
-            problems.append(Problem(where, "name", f"{record.name!r} does not match the row"))
+            problems.append(Problem(self._row(name), "name",
+                                    f"{record.name!r} does not match the row"))
             return None
         return record
+
+    def _row(self, name: str) -> str:
+        return f"{self.describe()}, record {name!r}"
 
     # -- writing ----------------------------------------------------------------------------
 

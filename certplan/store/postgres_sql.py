@@ -3,7 +3,7 @@
 Tables in the configured schema (created on first use by a role that may):
 `schema_version` (one row: the table layout, for migrations), `meta` (one row:
 format_version, lineage, serial; lineage NULL until the first write) and
-`records` (name, the record as jsonb, the serial that last wrote it).
+`records` (name, the record as JSON text, the serial that last wrote it).
 
 psycopg is imported here and in the backend only, so that the files backend
 (the default) needs nothing of it.
@@ -34,7 +34,9 @@ MIGRATIONS: dict[int, list[str]] = {
         " format_version integer NOT NULL DEFAULT 1, lineage text,"
         " serial bigint NOT NULL DEFAULT 0)",
         "INSERT INTO {s}.meta DEFAULT VALUES",
-        "CREATE TABLE {s}.records (name text PRIMARY KEY, record jsonb NOT NULL,"
+        # the record as certplan wrote it (JSON text: read back without a conversion;
+        # `record::jsonb` queries it)
+        "CREATE TABLE {s}.records (name text PRIMARY KEY, record text NOT NULL,"
         " written_serial bigint NOT NULL)",
     ],
 }
@@ -42,18 +44,17 @@ MIGRATIONS: dict[int, list[str]] = {
 QUERIES = {
     "meta": "SELECT format_version, lineage, serial FROM {s}.meta",
     "meta_for_update": "SELECT format_version, lineage, serial FROM {s}.meta FOR UPDATE",
-    "records": "SELECT name, record::text, written_serial FROM {s}.records"
-               ' ORDER BY name COLLATE "C"',
+    "records": "SELECT name, record, written_serial FROM {s}.records",
     "bump_if": "UPDATE {s}.meta SET serial = serial + 1, lineage = coalesce(lineage, %s)"
                " WHERE serial = %s RETURNING format_version, lineage, serial",
     "bump": "UPDATE {s}.meta SET serial = serial + 1, lineage = coalesce(lineage, %s)"
             " RETURNING format_version, lineage, serial",
     "version_of": "SELECT written_serial FROM {s}.records WHERE name = %s",
-    "upsert": "INSERT INTO {s}.records (name, record, written_serial) VALUES (%s, %s::jsonb, %s)"
+    "upsert": "INSERT INTO {s}.records (name, record, written_serial) VALUES (%s, %s, %s)"
               " ON CONFLICT (name) DO UPDATE SET record = excluded.record,"
               " written_serial = excluded.written_serial",
     "insert": "INSERT INTO {s}.records (name, record, written_serial)"
-              " VALUES (%s, %s::jsonb, %s)",
+              " VALUES (%s, %s, %s)",
     "delete": "DELETE FROM {s}.records WHERE name = %s",
     "delete_all": "DELETE FROM {s}.records",
     "set_meta": "UPDATE {s}.meta SET format_version = %s, lineage = %s, serial = %s",

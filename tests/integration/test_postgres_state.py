@@ -181,10 +181,28 @@ def test_pull_writes_no_file_outside_the_folder_whatever_a_row_is_called(
     assert certplan(project, dsn, "state", "push").returncode == 0
     evil = full_record("www").model_copy(update={"name": "../evil"})
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO certplan.records VALUES (%s, %s::jsonb, 1)",
+        conn.execute("INSERT INTO certplan.records VALUES (%s, %s, 1)",
                      ("../evil", evil.model_dump_json()))
     res = certplan(project, dsn, "state", "pull", str(tmp_path / "review" / "state"))
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "'../evil' is not a certificate name" in res.stderr
     assert not (tmp_path / "review" / "evil.json").exists()
     assert list((tmp_path / "review" / "state").glob("*.json")) == []
+
+
+def test_a_row_that_does_not_parse_is_reported_by_name_and_never_overwritten(
+        tmp_path: Path, pg_database: PgDatabase) -> None:
+    import psycopg
+
+    dsn = pg_database.writer_dsn
+    project = make_project(tmp_path / "ops", "postgres")
+    files_state(project / "state", ["www"])
+    assert certplan(project, dsn, "state", "push").returncode == 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO certplan.records VALUES ('broken', '{\"name\": 1', 1)")
+    res = certplan(project, dsn, "validate")
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert 'PostgreSQL schema "certplan" (database ' in res.stderr
+    assert "record 'broken'" in res.stderr
+    res = certplan(project, dsn, "state", "pull", str(tmp_path / "review"))
+    assert res.returncode == 1 and "record 'broken'" in res.stderr
