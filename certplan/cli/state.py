@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from certplan.cli.common import ROOT, _load, app, report
+from certplan.cli.common import ROOT, app, report
 from certplan.model.errors import CertplanError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ LockTimeoutOpt = Annotated[float, typer.Option(
 
 
 def _project() -> Project:
-    """The project alone: push and migrate read the configured backend themselves."""
+    """The project alone: the state commands read each store themselves."""
     from certplan.load import load_project
 
     return load_project(ROOT)
@@ -49,7 +49,7 @@ def pull(
     from certplan.ops.state import pull as pull_state
 
     try:
-        project, _ = _load()
+        project = _project()
         moved = pull_state(project, folder or project.state_dir, lock_timeout)
     except CertplanError as exc:
         report(exc)

@@ -26,11 +26,9 @@ from certplan.model.project import CONFIG_FILE, Project
 from certplan.model.records import CertRecord, State
 from certplan.store.backends import STATE_BACKENDS, open_state_backend
 from certplan.store.base import StateBackend
-from tests.servers.postgres import PgDatabase, pg_database, postgres
+from tests.servers.postgres import PgDatabase
 from tests.unit.test_plan import desired, record
 from tests.unit.test_state import full_record
-
-__all__ = ["pg_database", "postgres"]
 
 
 def files_config(root: Path) -> str:

@@ -19,9 +19,7 @@ from certplan.store.postgres import PostgresBackend
 from tests.integration.apply_project import CertplanProject, spec_toml
 from tests.servers.nginx import NginxServer
 from tests.servers.pebble import PebbleServer, start_pebble
-from tests.servers.postgres import PgDatabase, pg_database, postgres
-
-__all__ = ["pg_database", "postgres"]
+from tests.servers.postgres import PgDatabase
 
 pytestmark = pytest.mark.integration
 

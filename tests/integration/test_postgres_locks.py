@@ -16,10 +16,8 @@ from certplan.model.records import CertRecord
 from certplan.model.secrets import SecretRef
 from certplan.store.base import CertificateBusy
 from certplan.store.postgres import PostgresBackend
-from tests.servers.postgres import PgDatabase, pg_database, postgres
+from tests.servers.postgres import PgDatabase
 from tests.unit.test_plan import desired, record
-
-__all__ = ["pg_database", "postgres"]
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,9 @@ from certplan.model.errors import StateError
 from certplan.model.secrets import SecretRef
 from certplan.store.files import FilesBackend
 from certplan.store.postgres import PostgresBackend
-from tests.servers.postgres import PgDatabase, pg_database, postgres
+from tests.servers.postgres import PgDatabase
 from tests.unit.test_plan import desired, record
 from tests.unit.test_state import full_record
-
-__all__ = ["pg_database", "postgres"]
 
 pytestmark = pytest.mark.integration
 
