@@ -94,12 +94,6 @@ class PostgresBackend:
                 self._session = Session(conn, self.describe(), self._mutex)
             return self._session
 
-    def close(self) -> None:
-        with self._mutex:
-            if self._session is not None:
-                self._session.conn.close()
-                self._session = None
-
     @contextmanager
     def _transaction(self, writing: bool) -> Iterator[Connection[Any]]:
         session = self._open()
