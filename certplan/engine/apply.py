@@ -23,7 +23,7 @@ from certplan.model.installed import Material
 from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
 from certplan.model.spec import InstallTarget
-from certplan.store.base import StateBackend
+from certplan.store.base import CertificateBusy, StateBackend
 from certplan.store.keystore import Keystore
 from certplan.validators import StandalonePool
 
@@ -41,6 +41,8 @@ class Outcome:
 
 
 class Applier:
+    lock_timeout = 0.0  # seconds to wait for a certificate another runner works on
+
     def __init__(self, project: Project, state: State, *, store: StateBackend, log: Log,
                  clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0,
                  ignore_rate_limit: bool = False):
@@ -80,13 +82,16 @@ class Applier:
 
     def _one(self, change: Change) -> Outcome:
         try:
-            if change.action in (Action.ISSUE, Action.RENEW):
-                return self._issue(change)
-            if change.action is Action.INSTALL:
-                return self._install_only(change)
-            if change.action is Action.REMOVE:
-                return self._remove(change)
-            return Outcome(change.name, change.action, True, "nothing to do")
+            with self.store.lock_certificate(change.name, self.lock_timeout):
+                if change.action in (Action.ISSUE, Action.RENEW):
+                    return self._issue(change)
+                if change.action is Action.INSTALL:
+                    return self._install_only(change)
+                if change.action is Action.REMOVE:
+                    return self._remove(change)
+                return Outcome(change.name, change.action, True, "nothing to do")
+        except CertificateBusy as exc:  # another runner does it: not a failure of this one
+            return Outcome(change.name, change.action, True, f"skipped: {exc}")
         except CertplanError as exc:
             return Outcome(change.name, change.action, False, str(exc), self._left(change))
         except Exception as exc:  # a bug must not stop the other certificates

@@ -139,7 +139,15 @@ CASES = [
     Case("http01-port-zero", {C: CONFIG + "\n[http01]\nport = 0\n"},
          [f"{C}: http01.port: input should be greater than 0"]),
     Case("unknown-state-backend", {C: CONFIG + "\n[state]\nbackend = 'x'\n"},
-         [f"{C}: state.backend: unknown state backend 'x' (known: files)"]),
+         [f"{C}: state.backend: unknown state backend 'x' (known: files, postgres)"]),
+    Case("postgres-without-dsn", {C: CONFIG + "\n[state]\nbackend = 'postgres'\n"},
+         [f'{C}: state: backend "postgres" needs dsn = {{ env = "VAR" }}']),
+    Case("postgres-literal-dsn", {C: CONFIG + "\n[state]\nbackend = 'postgres'\n"
+                                              "dsn = 'postgresql://u:pw@db/x'\n"},
+         [f"{C}: state.dsn: secrets are never literals"]),
+    Case("postgres-bad-schema", {C: CONFIG + "\n[state]\nbackend = 'postgres'\n"
+                                             "dsn = { env = 'PG' }\nschema = 'a; drop'\n"},
+         [f"{C}: state.schema: string should match pattern"]),
     Case("unknown-key-state", {C: CONFIG + "\n[state]\nfolder = 'x'\n"},
          [f"{C}: state.folder: unknown key (check the spelling)"]),
     Case("state-backend-not-a-string", {C: CONFIG + "\n[state]\nbackend = 1\n"},
