@@ -61,6 +61,9 @@ def plan(
         "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
     = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="No network and no look at installed targets (pull-request CI): "
+        "lifecycle from specs, state and the time; installs from spec changes.")] = False,
 ) -> None:
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
@@ -69,7 +72,8 @@ def plan(
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
     try:
-        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
+        project, state, the_plan = _make_plan(target, replace, replace_all, at,
+                                              refresh and not offline, offline=offline)
         if out is not None:
             from certplan.ops.planfiles import save_plan
 
@@ -78,7 +82,7 @@ def plan(
         report(exc)
     except OSError as exc:  # --out in a missing or unwritable folder, disk full, ...
         fail(f"--out {out}: cannot write the plan: {exc.strerror or exc}")
-    typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
+    typer.echo(RENDERERS[fmt](the_plan, verbose, offline), nl=False)
     if out is not None:
         typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
                    err=True)
@@ -116,7 +120,7 @@ def apply(
     try:
         project, _ = _load()
         backend = _backend(project)
-        with backend.lock(lock_timeout):
+        with backend.run_lock(lock_timeout):  # postgres: shared; files: exclusive
             from certplan.store.keystore import Keystore
 
             Keystore(project.keystore_dir).check_trusted()  # before anything is written
@@ -136,7 +140,7 @@ def apply(
                 return
             _confirm(auto_approve, planfile is not None)
             outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
-                                  ignore_rate_limit, out)
+                                  ignore_rate_limit, lock_timeout, out)
     except CertplanError as exc:
         report(exc)
     failed = summary(outcomes, quiet, typer.echo)
@@ -157,7 +161,7 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
                parallel: int, timeout: float, ignore_rate_limit: bool = False,
-               out: Output | None = None) -> list[Outcome]:
+               lock_timeout: float = 0.0, out: Output | None = None) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -169,9 +173,11 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
         applier = Applier(project, state, store=backend, log=progress.log, timeout=timeout,
                           ignore_rate_limit=ignore_rate_limit,
                           trace=progress.trace if out.verbose else None)
+        applier.lock_timeout = lock_timeout  # a shared backend: per certificate
         outcomes = applier.run(the_plan, parallel=parallel)
     progress.results(outcomes)
     return outcomes
+
 
 
 @app.command("list")

@@ -198,7 +198,7 @@ def summary(outcomes: list[Outcome], quiet: bool, echo: Callable[[str], None]) -
     if quiet and not failed:
         return False
     if not quiet:
-        rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED",
+        rows = [[o.name, o.action.value, _result(o),
                  short(o.detail) if o.ok else short(o.detail, CELL - 12) + " (see below)"]
                 for o in outcomes]
         echo("")
@@ -207,5 +207,12 @@ def summary(outcomes: list[Outcome], quiet: bool, echo: Callable[[str], None]) -
         echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
         if o.left:
             echo(f"  left as it was: {o.left}")
-    echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
+    skipped = sum(_result(o) == "skipped" for o in outcomes)
+    echo(f"\nApply: {len(outcomes) - len(failed) - skipped} done, {len(failed)} failed."
+         + (f" {skipped} skipped (another runner)." if skipped else ""))
     return bool(failed)
+
+
+def _result(o: Outcome) -> str:
+    """A certificate another runner holds (shared state backend) is skipped, not failed."""
+    return "FAILED" if not o.ok else "skipped" if o.detail.startswith("skipped: ") else "ok"
