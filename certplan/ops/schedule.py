@@ -127,7 +127,8 @@ class Job:
             first = self._offset(m)
             return f"{','.join(str(x) for x in range(first, 60, m))} * * * *"
         hours = m // 60
-        hour = ",".join(str(h) for h in range(self._offset(hours), 24, hours))
+        hour = "*" if hours == 1 else \
+            ",".join(str(h) for h in range(self._offset(hours), 24, hours))
         return f"{self._offset(60)} {hour} * * *"
 
     def cron_command(self) -> str:
