@@ -198,8 +198,10 @@ def summary(outcomes: list[Outcome], quiet: bool, echo: Callable[[str], None]) -
     if quiet and not failed:
         return False
     if not quiet:
+        # what was done is the result itself (deleted and kept files ...): in full
         rows = [[o.name, o.action.value, _result(o),
-                 short(o.detail) if o.ok else short(o.detail, CELL - 12) + " (see below)"]
+                 o.detail.splitlines()[0] if o.ok and o.detail
+                 else short(o.detail, CELL - 12) + " (see below)"]
                 for o in outcomes]
         echo("")
         echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
