@@ -128,7 +128,7 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
         elif done.installer != target.type or not target.same_definition(done.digest):
             why = f"{label}: target changed"
         else:
-            drift = _drift(done, seen.get((spec.name, i)))
+            drift = drift_reason(done, seen.get((spec.name, i)))
             why = f"{label}: {drift}" if drift else None
         if why:
             reasons.append(why)
@@ -141,7 +141,7 @@ def _serial_reason(installed: str, current: str) -> str:
     return f"{was}, current {current} (check, reload and verify run again)"
 
 
-def _drift(done: InstallRecord, now: Observed | None) -> str | None:
+def drift_reason(done: InstallRecord, now: Observed | None) -> str | None:
     """How what is installed now differs from what was recorded: the first part
     (in name order) that is missing or changed; None when nothing did."""
     if now is not None and now.fingerprint == done.fingerprint:

@@ -141,6 +141,17 @@ class InstallTarget(InputModel):
         (an installer may also accept the forms that earlier versions recorded)."""
         return recorded == self.digest()
 
+    def steps(self) -> list[tuple[str, str]]:
+        """(step, what it runs or asks) for each step an install of this target runs
+        after writing, in order, e.g. ("check", "nginx -t"): shown in plans for review.
+        An installer's target model says; none by default."""
+        return []
+
+    def endpoint(self) -> tuple[str, str | None] | None:
+        """The TLS endpoint serving this target's certificate, as (HOST:PORT, SNI name
+        or None for the certificate's own), which `check --probe` asks; None: none."""
+        return None
+
 
 _PROJECTIONS: dict[type[InstallTarget], tuple[tuple[str, Any], ...]] = {}
 
