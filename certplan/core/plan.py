@@ -57,6 +57,9 @@ class Change:
     # every place an issue, renew or install writes: derived from the specs (which a
     # saved plan is bound to), shown for review, not a decision: left out of equality
     writes: tuple[str, ...] = field(default=(), compare=False)
+    # why renew_at is when it is (the rule that set it, e.g. "1/3 of the lifetime left"),
+    # for `show` and `list`; an explanation, not a decision: left out of equality
+    renew_why: str | None = field(default=None, compare=False)
 
     @property
     def reason(self) -> str:
@@ -192,12 +195,14 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     spec = d.spec
     renew_at: datetime | None = None
     not_after: datetime | None = None
+    renew_why: str | None = None
 
     def mk(action: Action, *why: str, targets: tuple[int, ...] = ()) -> Change:
         return Change(name=spec.name, action=action, reasons=why,
                       domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
                       key=spec.key, renew_at=renew_at, not_after=not_after,
-                      install_targets=targets, writes=_writes(d, action, targets))
+                      install_targets=targets, writes=_writes(d, action, targets),
+                      renew_why=renew_why)
 
     if rec is None:
         return mk(Action.ISSUE, "new certificate")
@@ -215,7 +220,7 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return mk(Action.ISSUE, f"serial {cert.serial} was revoked "
                                 f"{day(rec.revoked.revoked_at)} ({rec.revoked.reason})")
     sch = _schedule_for(d, rec, obs)
-    renew_at, not_after = sch.renew_at, cert.not_after
+    renew_at, not_after, renew_why = sch.renew_at, cert.not_after, sch.detail
     if rec.pending_order is not None:
         return mk(Action.RENEW, open_order_reason(rec.pending_order, spec, d.directories))
     if forced:

@@ -170,7 +170,7 @@ def test_list_and_show(tmp_path: Path) -> None:
     assert [(r["name"], r["main_domain"], r["sans"], r["status"]) for r in rows] == [
         ("api", "api.example.com", ["*.api.example.com"], "ok"),
         ("www", "example.com", ["www.example.com"], "ok")]
-    shown = run(root, "show", "www")
+    shown = run(root, "show", "www", "--format", "json")
     assert shown.exit_code == 0
     assert json.loads(shown.stdout)["certificate"]["serial"] == "0a1b2c"
     missing = run(root, "show", "nope")
