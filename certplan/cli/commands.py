@@ -270,8 +270,13 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = P
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of spec and config files."""
-    from certplan.ops.schema import json_schema
+def schema(
+    kind: Annotated[str, typer.Option("--kind", help="spec (specs/*.toml) or config "
+                                                     "(certplan.toml).")] = "spec",
+) -> None:
+    """Print the JSON Schema of spec files or of certplan.toml, for editors (taplo)."""
+    from certplan.ops.schema import KINDS, json_schema
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+    if kind not in KINDS:
+        fail(f"--kind {kind!r}: choose {' or '.join(KINDS)}")
+    typer.echo(json.dumps(json_schema(kind), indent=2))

@@ -60,6 +60,9 @@ class Change:
     # why renew_at is when it is (the rule that set it, e.g. "1/3 of the lifetime left"),
     # for `show` and `list`; an explanation, not a decision: left out of equality
     renew_why: str | None = field(default=None, compare=False)
+    # (install target, step, what runs) for each step after writing: `check` and
+    # `reload` commands, a verifying handshake (InstallTarget.steps); shown for review
+    runs: tuple[tuple[int, str, str], ...] = field(default=(), compare=False)
 
     @property
     def reason(self) -> str:
@@ -198,11 +201,13 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     renew_why: str | None = None
 
     def mk(action: Action, *why: str, targets: tuple[int, ...] = ()) -> Change:
+        if action in (Action.ISSUE, Action.RENEW):  # a new certificate goes everywhere
+            targets = tuple(range(len(spec.install)))
         return Change(name=spec.name, action=action, reasons=why,
                       domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
                       key=spec.key, renew_at=renew_at, not_after=not_after,
                       install_targets=targets, writes=_writes(d, action, targets),
-                      renew_why=renew_why)
+                      renew_why=renew_why, runs=_runs(d, action, targets))
 
     if rec is None:
         return mk(Action.ISSUE, "new certificate")
@@ -255,6 +260,13 @@ def _writes(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[str, 
         return tuple(place for _, place in d.writes)
     written = _written(d, action, targets)
     return tuple(place for t, place in d.writes if t in written)
+
+
+def _runs(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[tuple[int, str, str],
+                                                                        ...]:
+    if action in (Action.NOOP, Action.REMOVE) or not targets:
+        return ()
+    return tuple((i, step, what) for i in targets for step, what in d.spec.install[i].steps())
 
 
 def _target_notes(d: Desired, change: Change) -> list[str]:

@@ -231,7 +231,8 @@ class CertSpec(InputModel):
             out.append(name)
         return out
 
-    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
+    _ca = field_validator("ca", mode="before", json_schema_input_type=str | list[str] | None)(
+        classmethod(lambda cls, v: ca_list(v)))
 
     @field_validator("challenge")
     @classmethod

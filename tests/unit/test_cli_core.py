@@ -188,20 +188,6 @@ def test_init_then_validate_and_refuse_overwrite(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "refusing to overwrite" in again.stderr
 
 
-def test_schema(tmp_path: Path) -> None:
-    doc = json.loads(run(tmp_path, "schema").stdout)
-    assert {"spec_file", "config_file"} <= set(doc)
-    cert = doc["spec_file"]["properties"]["certificate"]["items"]
-    assert {"name", "domains", "challenge", "install"} <= set(cert["properties"])
-    install = cert["properties"]["install"]["items"]
-    files = doc["spec_file"]["properties"]["certificate"]["items"]["$defs"][
-        install["$ref"].rsplit("/", 1)[1]]
-    assert files["properties"]["type"] == {"const": "files", "default": "files",
-                                           "title": "Type", "type": "string"}
-    assert {"key_file", "fullchain_file", "check", "reload", "verify"} <= set(files["properties"])
-    assert files["additionalProperties"] is False
-
-
 def test_version_and_chdir_through_the_console_script(tmp_path: Path) -> None:
     import certplan
 
