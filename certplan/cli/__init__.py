@@ -1,7 +1,8 @@
 """The command line: the only package that prints or exits.
 
 `common` holds the typer app and shared helpers; `commands` the everyday
-commands; `admin` the CA, revoke and account commands; `monitor` check.
+commands; `admin` the CA, revoke and account commands; `state` moving the state
+between a folder and PostgreSQL; `monitor` check.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 
 import typer
 
-from certplan.cli import admin, commands, migrate, monitor  # noqa: F401  (register them)
+from certplan.cli import admin, commands, migrate, monitor, state  # noqa: F401  (register them)
 from certplan.cli.common import app
 
 __all__ = ["app", "main"]

@@ -147,7 +147,7 @@ class InstallTarget(InputModel):
         An installer's target model says; none by default."""
         return []
 
-    def endpoint(self) -> tuple[str, str | None] | None:
+    def tls_endpoint(self) -> tuple[str, str | None] | None:
         """The TLS endpoint serving this target's certificate, as (HOST:PORT, SNI name
         or None for the certificate's own), which `check --probe` asks; None: none."""
         return None

@@ -29,7 +29,7 @@ def endpoints(project: Project, state: State) -> dict[tuple[str, int], tuple[str
         if rec is None or rec.certificate is None:
             continue
         for i, target in enumerate(d.spec.install):
-            named = target.endpoint()
+            named = target.tls_endpoint()
             if named is not None:
                 address, sni = named
                 out[(d.spec.name, i)] = (address, sni or _sni_name(d.spec.domains))

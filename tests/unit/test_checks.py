@@ -193,3 +193,23 @@ def test_failed_install_record_shape() -> None:
     failed = InstallRecord(installer="files", digest=d.spec.install[0].digest(),
                            status="failed", serial="0a1b2c", installed_at=NOW - DAY)
     assert judge(d, record(d, installs=[failed])) == ["install_failed"]
+
+
+def test_targets_name_their_steps_and_endpoint() -> None:
+    """What plans list and what `check --probe` asks: a files target's verify address;
+    an ssh target's commands run on its host, and ":PORT" is that host."""
+    from certplan.installers.files import FilesTarget
+    from certplan.installers.ssh_target import SshTarget
+
+    files = FilesTarget(key_file="/k", fullchain_file="/f", check="nginx -t",
+                        verify="127.0.0.1:8443", verify_name="www.example.com")
+    assert files.steps() == [("check", "nginx -t"),
+                             ("verify", "handshake 127.0.0.1:8443 (SNI www.example.com)")]
+    assert files.tls_endpoint() == ("127.0.0.1:8443", "www.example.com")
+    assert FilesTarget(key_file="/k").steps() == [] and FilesTarget(key_file="/k").tls_endpoint() is None
+    ssh = SshTarget(type="ssh", host="2001:db8::5", key_file="/k", fullchain_file="/f",
+                    check="nginx -t", reload="nginx -s reload", verify=":443")
+    assert ssh.steps() == [("check", "nginx -t (on 2001:db8::5)"),
+                           ("reload", "nginx -s reload (on 2001:db8::5)"),
+                           ("verify", "handshake [2001:db8::5]:443")]
+    assert ssh.tls_endpoint() == ("[2001:db8::5]:443", None)

@@ -247,5 +247,5 @@ def test_unknown_state_backend_is_a_config_problem(tmp_path: Path, command: list
     result = run(root, *command)
     assert result.exit_code == 1
     assert result.stderr == ("Error: 1 problem found:\n  certplan.toml: state.backend: "
-                             "unknown state backend 'x' (known: files)\n")
+                             "unknown state backend 'x' (known: files, postgres)\n")
 

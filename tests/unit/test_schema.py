@@ -74,9 +74,26 @@ def test_spec_schema_rejects_what_certplan_rejects(tmp_path: Path) -> None:
     assert errors(v, WWW.replace('name = "www"', 'name = "www"\nca = "letsencrypt"')) == []
     assert errors(v, WWW.replace('name = "www"', 'name = "www"\nca = ["a", "b"]')) == []
     bad_install = WWW.replace('key_file = "{root}/out/www.key"', "key_file = 42")
-    assert [e.split(":")[0] for e in errors(v, bad_install)] == ["certificate/0/install/0/key_file"]
+    assert [e.split(":")[0] for e in errors(v, bad_install)] == ["certificate/0/install/0"]
     assert errors(v, "[[certificate]]\nname = \"x\"\n")  # domains and challenge required
     assert errors(v, "title = 'no certificate'\n")
+
+
+def test_install_is_any_registered_installers_target(tmp_path: Path) -> None:
+    doc = schema(tmp_path, "spec")
+    install = doc["$defs"]["CertSpec"]["properties"]["install"]["items"]
+    models = {m["properties"]["type"]["const"]: m for m in
+              (doc["$defs"][ref["$ref"].rsplit("/", 1)[1]] for ref in install["anyOf"])}
+    assert set(models) == {"files", "ssh"}
+    assert {"host", "port", "user", "known_hosts"} <= set(models["ssh"]["properties"])
+    files = models["files"]
+    assert {"key_file", "fullchain_file", "check", "reload", "verify"} <= set(files["properties"])
+    assert files["additionalProperties"] is False
+    v = Draft202012Validator(doc)
+    ssh = WWW.replace("[[certificate.install]]", '[[certificate.install]]\ntype = "ssh"\n'
+                      'host = "web1.example.com"\nuser = "deploy"')
+    assert errors(v, ssh.replace("{root}", "/srv")) == []
+    assert errors(v, ssh.replace("{root}", "/srv").replace('user = "deploy"', "usr = 1"))
 
 
 def test_config_schema_accepts_every_provider_type_and_rejects_mistakes(tmp_path: Path) -> None:
