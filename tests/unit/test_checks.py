@@ -206,7 +206,8 @@ def test_targets_name_their_steps_and_endpoint() -> None:
     assert files.steps() == [("check", "nginx -t"),
                              ("verify", "handshake 127.0.0.1:8443 (SNI www.example.com)")]
     assert files.tls_endpoint() == ("127.0.0.1:8443", "www.example.com")
-    assert FilesTarget(key_file="/k").steps() == [] and FilesTarget(key_file="/k").tls_endpoint() is None
+    bare = FilesTarget(key_file="/k")
+    assert bare.steps() == [] and bare.tls_endpoint() is None
     ssh = SshTarget(type="ssh", host="2001:db8::5", key_file="/k", fullchain_file="/f",
                     check="nginx -t", reload="nginx -s reload", verify=":443")
     assert ssh.steps() == [("check", "nginx -t (on 2001:db8::5)"),
