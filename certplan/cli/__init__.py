@@ -2,7 +2,7 @@
 
 `common` holds the typer app and shared helpers; `commands` the everyday
 commands; `admin` the CA, revoke and account commands; `state` moving the state
-between a folder and PostgreSQL.
+between a folder and PostgreSQL; `monitor` check.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from certplan.cli import admin, commands, migrate, state  # noqa: F401  (register the commands)
+from certplan.cli import admin, commands, migrate, monitor, state  # noqa: F401  (register them)
 from certplan.cli.common import app
 
 __all__ = ["app", "main"]

@@ -26,6 +26,10 @@ from certplan.cli.common import (
 )
 from certplan.model.errors import CertplanError
 
+RefreshOpt = Annotated[bool, typer.Option(
+    "--refresh/--no-refresh", help="Use ARI renewal windows, as plan does (cached until the "
+    "CA's Retry-After; --no-refresh: none).")]
+
 if TYPE_CHECKING:
     from certplan.core.plan import Plan
     from certplan.engine.apply import Outcome
@@ -204,7 +208,7 @@ def _result(o: Outcome) -> str:
 @app.command("list")
 def list_(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = False,
+    refresh: RefreshOpt = True,
     at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
 ) -> None:
     """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
@@ -218,26 +222,49 @@ def list_(
     except CertplanError as exc:
         report(exc)
     typer.echo(LIST_RENDERERS[fmt](rows(project, state.records, the_plan)), nl=False)
+    from certplan.core.escape import plain
+
     for name, why in the_plan.problems:
-        typer.echo(f"Error: {name}: {why}", err=True)
+        typer.echo(f"Error: {plain(name)}: {plain(why)}", err=True)
     exit_for_problems(the_plan)
 
 
 @app.command()
-def show(name: str) -> None:
-    """Everything recorded for one certificate (state is public; no secret is shown)."""
-    from certplan.ops.inventory import show as show_record
+def show(
+    name: Annotated[str, typer.Argument(help="The certificate.")],
+    fmt: Annotated[str, typer.Option("--format", help="text, or json (the state record).")]
+    = "text",
+    at: Annotated[str | None, typer.Option("--at", help="As of this time.")] = None,
+    refresh: RefreshOpt = True,
+) -> None:
+    """One certificate: names, key, issuer, serial, validity, next renewal and why, and
+    each install target (state is public; no secret is shown)."""
+    from certplan.core.escape import plain
 
+    if fmt not in ("text", "json"):
+        fail(f"--format {fmt!r}: choose text or json")
+    read_only_run()
     try:
-        _, state = _load()
+        project, state = _load()
+        if name in state.broken:
+            fail(f"{plain(name)}: its state record does not load: "
+                 f"{plain(state.broken_reasons()[name])}")
+        if name not in state.records:
+            fail(f"no recorded certificate named {plain(name)!r} "
+                 f"(recorded: {', '.join(sorted(state.records)) or 'none'})")
+        record = state.records[name]
+        if fmt == "json":
+            from certplan.ops.inventory import show as show_record
+
+            typer.echo(show_record(record), nl=False)
+            return
+        _, _, the_plan = _make_plan([name], None, False, at, refresh, loaded=(project, state))
     except CertplanError as exc:
         report(exc)
-    if name in state.broken:
-        fail(f"{name}: its state record does not load: {state.broken_reasons()[name]}")
-    if name not in state.records:
-        fail(f"no recorded certificate named {name!r} "
-             f"(recorded: {', '.join(sorted(state.records)) or 'none'})")
-    typer.echo(show_record(state.records[name]), nl=False)
+    from certplan.core.showview import render_show
+
+    change = next((c for c in the_plan.changes + the_plan.noops if c.name == name), None)
+    typer.echo(render_show(record, change, project.by_name().get(name), the_plan.now), nl=False)
 
 
 @app.command()
@@ -256,8 +283,13 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = P
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of spec and config files."""
-    from certplan.ops.schema import json_schema
+def schema(
+    kind: Annotated[str, typer.Option("--kind", help="spec (specs/*.toml) or config "
+                                                     "(certplan.toml).")] = "spec",
+) -> None:
+    """Print the JSON Schema of spec files or of certplan.toml, for editors (taplo)."""
+    from certplan.ops.schema import KINDS, json_schema
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+    if kind not in KINDS:
+        fail(f"--kind {kind!r}: choose {' or '.join(KINDS)}")
+    typer.echo(json.dumps(json_schema(kind), indent=2))

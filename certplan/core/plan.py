@@ -57,6 +57,12 @@ class Change:
     # every place an issue, renew or install writes: derived from the specs (which a
     # saved plan is bound to), shown for review, not a decision: left out of equality
     writes: tuple[str, ...] = field(default=(), compare=False)
+    # why renew_at is when it is (the rule that set it, e.g. "1/3 of the lifetime left"),
+    # for `show` and `list`; an explanation, not a decision: left out of equality
+    renew_why: str | None = field(default=None, compare=False)
+    # (install target, step, what runs) for each step after writing: `check` and
+    # `reload` commands, a verifying handshake (InstallTarget.steps); shown for review
+    runs: tuple[tuple[int, str, str], ...] = field(default=(), compare=False)
 
     @property
     def reason(self) -> str:
@@ -128,7 +134,7 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
         elif done.installer != target.type or not target.same_definition(done.digest):
             why = f"{label}: target changed"
         else:
-            drift = _drift(done, seen.get((spec.name, i)))
+            drift = drift_reason(done, seen.get((spec.name, i)))
             why = f"{label}: {drift}" if drift else None
         if why:
             reasons.append(why)
@@ -141,7 +147,7 @@ def _serial_reason(installed: str, current: str) -> str:
     return f"{was}, current {current} (check, reload and verify run again)"
 
 
-def _drift(done: InstallRecord, now: Observed | None) -> str | None:
+def drift_reason(done: InstallRecord, now: Observed | None) -> str | None:
     """How what is installed now differs from what was recorded: the first part
     (in name order) that is missing or changed; None when nothing did."""
     if now is not None and now.fingerprint == done.fingerprint:
@@ -192,12 +198,16 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     spec = d.spec
     renew_at: datetime | None = None
     not_after: datetime | None = None
+    renew_why: str | None = None
 
     def mk(action: Action, *why: str, targets: tuple[int, ...] = ()) -> Change:
+        if action in (Action.ISSUE, Action.RENEW):  # a new certificate goes everywhere
+            targets = tuple(range(len(spec.install)))
         return Change(name=spec.name, action=action, reasons=why,
                       domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
                       key=spec.key, renew_at=renew_at, not_after=not_after,
-                      install_targets=targets, writes=_writes(d, action, targets))
+                      install_targets=targets, writes=_writes(d, action, targets),
+                      renew_why=renew_why, runs=_runs(d, action, targets))
 
     if rec is None:
         return mk(Action.ISSUE, "new certificate")
@@ -215,7 +225,7 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return mk(Action.ISSUE, f"serial {cert.serial} was revoked "
                                 f"{day(rec.revoked.revoked_at)} ({rec.revoked.reason})")
     sch = _schedule_for(d, rec, obs)
-    renew_at, not_after = sch.renew_at, cert.not_after
+    renew_at, not_after, renew_why = sch.renew_at, cert.not_after, sch.detail
     if rec.pending_order is not None:
         return mk(Action.RENEW, open_order_reason(rec.pending_order, spec, d.directories))
     if forced:
@@ -250,6 +260,13 @@ def _writes(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[str, 
         return tuple(place for _, place in d.writes)
     written = _written(d, action, targets)
     return tuple(place for t, place in d.writes if t in written)
+
+
+def _runs(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[tuple[int, str, str],
+                                                                        ...]:
+    if action in (Action.NOOP, Action.REMOVE) or not targets:
+        return ()
+    return tuple((i, step, what) for i in targets for step, what in d.spec.install[i].steps())
 
 
 def _target_notes(d: Desired, change: Change) -> list[str]:

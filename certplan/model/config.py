@@ -23,7 +23,8 @@ class Defaults(InputModel):
     renew_before_days: int | None = Field(default=None, ge=1, le=365)
     agree_tos: bool = False
 
-    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
+    _ca = field_validator("ca", mode="before", json_schema_input_type=str | list[str] | None)(
+        classmethod(lambda cls, v: ca_list(v)))
 
     @field_validator("email")
     @classmethod
