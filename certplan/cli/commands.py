@@ -59,6 +59,9 @@ def plan(
         "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
     = False,
+    probe: Annotated[bool, typer.Option(
+        "--probe", help="Ask each `verify` endpoint which certificate it serves (as apply "
+        "does; run it on the host).")] = False,
 ) -> None:
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
@@ -67,7 +70,8 @@ def plan(
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
     try:
-        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
+        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh,
+                                              probe=probe)
         if out is not None:
             from certplan.ops.planfiles import save_plan
 
@@ -124,7 +128,7 @@ def apply(
                                      project, refresh=refresh)
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
-                                            loaded=(project, state))
+                                            loaded=(project, state), probe=True)
             typer.echo(render_text(the_plan), nl=False)
             if the_plan.empty:
                 exit_for_problems(the_plan)

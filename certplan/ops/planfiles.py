@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certplan.core.plan import Plan
+from certplan.core.plan import Change, Plan
 from certplan.core.planfile import Stamp, decode_plan, encode_plan
 from certplan.load import inputs_digest
 from certplan.model.errors import CertplanError
@@ -55,8 +55,30 @@ def bind_plan(saved: Plan, path: Path, state: State, project: Project, *,
     from certplan.observe.gather import observe
 
     renew = [c.name for c in saved.changes if c.action is Action.RENEW]
-    obs = observe(project, state.records, refresh_ari=refresh)
-    now = make_plan(project.desired, state.records, obs, datetime.now(UTC), replace=renew,
-                    broken=state.broken_reasons())
+    obs = observe(project, state.records, refresh_ari=refresh, probe=True)
+    at = datetime.now(UTC)
+    probed = make_plan(project.desired, state.records, obs, at, replace=renew,
+                       broken=state.broken_reasons())
+    now = probed if saved.probed else make_plan(
+        project.desired, state.records, replace(obs, served={}, probed=False), at,
+        replace=renew, broken=state.broken_reasons())
+    bound = match_current(saved, now, str(path))
     # a certificate whose state record does not load is not applied, and is named
-    return replace(match_current(saved, now, str(path)), problems=now.problems)
+    return replace(bound, problems=now.problems,
+                   warnings=bound.warnings + (() if saved.probed
+                                              else served_warnings(bound, probed)))
+
+
+def served_warnings(applied: Plan, probed: Plan) -> tuple[str, ...]:
+    """A target whose endpoint serves another certificate, reinstalled by `probed` but
+    not by the saved plan being applied (made without `--probe`): named, left as is."""
+    done = {(c.name, i) for c in applied.changes for i in c.install_targets}
+    return tuple(f"{c.name}: {why} (not in the saved plan, made without --probe: run "
+                 f"`certplan apply`, or `certplan plan --probe --out` on this host)"
+                 for c in probed.changes for i, why in _forced_reasons(c)
+                 if (c.name, i) not in done)
+
+
+def _forced_reasons(change: Change) -> list[tuple[int, str]]:
+    return [(i, why) for i, why in zip(change.install_targets, change.reasons, strict=False)
+            if i in change.force_targets]
