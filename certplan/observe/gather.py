@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from certplan.installers import INSTALLERS, Installer
@@ -41,22 +40,7 @@ def _observe_installs(wanted: dict[str, Desired],
 
 
 def observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
-            timeout: float = 5.0, probe: bool = False,
-            only: Collection[str] | None = None) -> Observations:
-    """`probe`: also ask each verified endpoint what it serves (certplan.observe.served;
-    `only`: of these certificates)."""
-    obs = _observe(project, records, refresh_ari, timeout)
-    if not probe:
-        return obs
-    from dataclasses import replace
-
-    from certplan.observe.served import probe_served
-
-    return replace(obs, served=probe_served(project, records, only), probed=True)
-
-
-def _observe(project: Project, records: dict[str, CertRecord], refresh_ari: bool,
-             timeout: float) -> Observations:
+            timeout: float = 5.0) -> Observations:
     installs = observe_installs(project, records)
     if not refresh_ari:
         return Observations(installs=installs)
