@@ -59,6 +59,9 @@ def plan(
         "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
     = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="No network and no look at installed targets (pull-request CI): "
+        "lifecycle from specs, state and the time; installs from spec changes.")] = False,
     probe: Annotated[bool, typer.Option(
         "--probe", help="Ask each `verify` endpoint which certificate it serves (as apply "
         "does; run it on the host).")] = False,
@@ -69,8 +72,11 @@ def plan(
     read_only_run()
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
+    if probe and offline:
+        fail("--probe asks the servers, --offline asks nothing: choose one")
     try:
-        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh,
+        project, state, the_plan = _make_plan(target, replace, replace_all, at,
+                                              refresh and not offline, offline=offline,
                                               probe=probe)
         if out is not None:
             from certplan.ops.planfiles import save_plan
@@ -80,7 +86,7 @@ def plan(
         report(exc)
     except OSError as exc:  # --out in a missing or unwritable folder, disk full, ...
         fail(f"--out {out}: cannot write the plan: {exc.strerror or exc}")
-    typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
+    typer.echo(RENDERERS[fmt](the_plan, verbose, offline), nl=False)
     if out is not None:
         typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
                    err=True)
@@ -116,7 +122,7 @@ def apply(
     try:
         project, _ = _load()
         backend = _backend(project)
-        with backend.lock(lock_timeout):
+        with backend.run_lock(lock_timeout):  # postgres: shared; files: exclusive
             from certplan.store.keystore import Keystore
 
             Keystore(project.keystore_dir).check_trusted()  # before anything is written
@@ -135,7 +141,7 @@ def apply(
                 return
             _confirm(auto_approve, planfile is not None)
             outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
-                                  ignore_rate_limit)
+                                  ignore_rate_limit, lock_timeout)
     except CertplanError as exc:
         report(exc)
     failed = _summary(outcomes)
@@ -155,7 +161,8 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
-               parallel: int, timeout: float, ignore_rate_limit: bool = False) -> list[Outcome]:
+               parallel: int, timeout: float, ignore_rate_limit: bool = False,
+               lock_timeout: float = 0.0) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -165,6 +172,7 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
     applier = Applier(project, state, store=backend,
                       log=lambda line: typer.echo(line, err=True), timeout=timeout,
                       ignore_rate_limit=ignore_rate_limit)
+    applier.lock_timeout = lock_timeout  # a shared backend: per certificate
     return applier.run(the_plan, parallel=parallel)
 
 
@@ -179,8 +187,7 @@ def _summary(outcomes: list[Outcome]) -> bool:
     # details quote state (from git): control characters are shown, never sent
     outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
                         left=plain(o.left)) for o in outcomes]
-    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
-            for o in outcomes]
+    rows = [[o.name, o.action.value, _result(o), o.detail.splitlines()[0]] for o in outcomes]
     typer.echo("")
     typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
     failed = [o for o in outcomes if not o.ok]
@@ -188,8 +195,14 @@ def _summary(outcomes: list[Outcome]) -> bool:
         typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
         if o.left:
             typer.echo(f"  left as it was: {o.left}")
-    typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
+    skipped = sum(_result(o) == "skipped" for o in outcomes)
+    typer.echo(f"\nApply: {len(outcomes) - len(failed) - skipped} done, {len(failed)} failed."
+               + (f" {skipped} skipped (another runner)." if skipped else ""))
     return bool(failed)
+
+
+def _result(o: Outcome) -> str:
+    return "FAILED" if not o.ok else "skipped" if o.detail.startswith("skipped: ") else "ok"
 
 
 @app.command("list")

@@ -10,9 +10,10 @@ answered). The planner compares it with the recorded serial.
 
 The probe runs where the endpoints are reachable and the plan is carried out:
 `apply` always, `plan --probe` on request; never a plain `plan` (CI contacts only
-what certplan.toml names). Handshakes run in parallel, at most PARALLEL at once,
-each bounded by `timeout`, so an endpoint that does not answer holds up no other.
-Two targets with the same endpoint and SNI are asked once.
+what certplan.toml names). Which targets to ask is the caller's (certplan.ops.probe:
+those of the certificates the plan keeps). Handshakes run in parallel, at most
+PARALLEL at once, each bounded by `timeout`, so an endpoint that does not answer
+holds up no other. Two targets with the same endpoint and SNI are asked once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from certplan.model.hostport import parse_hostport
+from certplan.model.hostport import HostPort, parse_hostport
 from certplan.model.installed import sni_name
 from certplan.model.observed import Served
 from certplan.model.project import Project
@@ -46,28 +47,37 @@ class Endpoint:
 
 def verify_endpoint(target: object, domains: list[str]) -> Endpoint | None:
     """The endpoint a target's install verifies (None: it verifies none). An installer
-    whose target can be verified declares `verify` (HOST:PORT) and `verify_name`
-    (the SNI; default the certificate's first plain name), as the files target does."""
+    whose target can be verified declares `verify` (HOST:PORT; or a `verify_address()`
+    that completes it, as the ssh target does for ":PORT") and `verify_name` (the SNI;
+    default the certificate's first plain name), as the files target does."""
     address = getattr(target, "verify", None)
     if not isinstance(address, str):
         return None
+    complete = getattr(target, "verify_address", None)
+    where = complete() if callable(complete) else None
+    if isinstance(where, HostPort):
+        address = f"[{where.host}]:{where.port}" if ":" in where.host \
+            else f"{where.host}:{where.port}"
     name = getattr(target, "verify_name", None)
     return Endpoint(address, name if isinstance(name, str) else sni_name(domains))
 
 
 def probe_targets(project: Project, records: dict[str, CertRecord],
-                  only: Collection[str] | None = None,
+                  only: Collection[tuple[str, int]] | None = None,
                   ) -> dict[tuple[str, int], Endpoint]:
     """(certificate, install index) -> endpoint, for each target worth a handshake:
-    installed, verified, of a wanted certificate with a current certificate."""
+    installed, verified, of a wanted certificate with a current certificate (`only`:
+    of these)."""
     wanted = project.by_name()
     out: dict[tuple[str, int], Endpoint] = {}
     for name, rec in records.items():
         desired = wanted.get(name)
-        if desired is None or rec.certificate is None or (only and name not in only):
+        if desired is None or rec.certificate is None:
             continue
         for i, (target, done) in enumerate(zip(desired.spec.install, rec.installs,
                                                strict=False)):
+            if only is not None and (name, i) not in only:
+                continue
             endpoint = verify_endpoint(target, desired.spec.domains)
             if endpoint is not None and done.status == "installed":
                 out[(name, i)] = endpoint
@@ -75,7 +85,7 @@ def probe_targets(project: Project, records: dict[str, CertRecord],
 
 
 def probe_served(project: Project, records: dict[str, CertRecord],
-                 only: Collection[str] | None = None,
+                 only: Collection[tuple[str, int]] | None = None,
                  timeout: float = TIMEOUT) -> dict[tuple[str, int], Served]:
     """What each target's verify endpoint serves now (see the module docstring)."""
     targets = probe_targets(project, records, only)

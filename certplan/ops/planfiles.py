@@ -12,6 +12,7 @@ from certplan.core.plan import Change, Plan
 from certplan.core.planfile import Stamp, decode_plan, encode_plan
 from certplan.load import inputs_digest
 from certplan.model.errors import CertplanError
+from certplan.model.observed import Observations
 from certplan.model.project import Project
 from certplan.model.records import State
 from certplan.store.atomic import atomic_write
@@ -53,15 +54,19 @@ def bind_plan(saved: Plan, path: Path, state: State, project: Project, *,
     from certplan.core.plan import Action, make_plan
     from certplan.core.planfile import match_current
     from certplan.observe.gather import observe
+    from certplan.ops.probe import with_probe
 
     renew = [c.name for c in saved.changes if c.action is Action.RENEW]
-    obs = observe(project, state.records, refresh_ari=refresh, probe=True)
-    at = datetime.now(UTC)
-    probed = make_plan(project.desired, state.records, obs, at, replace=renew,
-                       broken=state.broken_reasons())
-    now = probed if saved.probed else make_plan(
-        project.desired, state.records, replace(obs, served={}, probed=False), at,
-        replace=renew, broken=state.broken_reasons())
+    obs = observe(project, state.records, refresh_ari=refresh)
+    at, broken = datetime.now(UTC), state.broken_reasons()
+
+    def plan_from(seen: Observations) -> Plan:
+        return make_plan(project.desired, state.records, seen, at, replace=renew,
+                         broken=broken)
+
+    # bound like it was made: with a probe, or without one (CI); see core.planfile
+    plain, probed = with_probe(plan_from, obs, project, state.records)
+    now = probed if saved.probed else plain
     bound = match_current(saved, now, str(path))
     # a certificate whose state record does not load is not applied, and is named
     return replace(bound, problems=now.problems,

@@ -16,7 +16,14 @@ import pytest
 from certplan.model.config import Config
 from certplan.model.installed import sni_name
 from certplan.model.project import Project
-from certplan.observe.served import Endpoint, ask, ask_all, probe_served, probe_targets
+from certplan.observe.served import (
+    Endpoint,
+    ask,
+    ask_all,
+    probe_served,
+    probe_targets,
+    verify_endpoint,
+)
 from tests.servers.nginx import self_signed
 from tests.servers.ports import free_port
 from tests.unit.test_plan import desired, record, target
@@ -112,7 +119,8 @@ def test_only_installed_verified_targets_of_wanted_certificates_are_asked(
     # the SNI: verify_name, else the certificate's first name
     assert probe_targets(project, records) == {
         ("www", 1): Endpoint(at, "example.test"), ("www", 2): Endpoint(at, "alt.test")}
-    assert probe_targets(project, records, only={"api"}) == {}
+    assert probe_targets(project, records, only={("api", 0), ("www", 2)}) == {
+        ("www", 2): Endpoint(at, "alt.test")}
     served = probe_served(project, records)
     assert {k: v.serial for k, v in served.items()} == {("www", 1): tls.serial,
                                                          ("www", 2): tls.serial}
@@ -122,3 +130,34 @@ def test_only_installed_verified_targets_of_wanted_certificates_are_asked(
 def test_the_sni_is_the_first_name_that_is_not_a_wildcard() -> None:
     assert sni_name(["*.example.test", "example.test"]) == "example.test"
     assert sni_name(["*.example.test"]) == "certplan-verify.example.test"
+
+
+def test_an_ssh_target_is_asked_at_its_host_when_verify_names_only_a_port() -> None:
+    from certplan.installers.ssh_target import SshTarget
+
+    t = SshTarget(type="ssh", host="web1.example.test", key_file="/etc/k.pem",
+                  fullchain_file="/etc/f.pem", verify=":8443")
+    assert verify_endpoint(t, ["a.test"]) == Endpoint("web1.example.test:8443", "a.test")
+    assert verify_endpoint(target(0), ["a.test"]) is None
+
+
+def test_only_certificates_the_plan_keeps_are_probed(tmp_path: Path) -> None:
+    """Issued, renewed or removed ones are installed (or removed) anyway."""
+    from certplan.core.plan import make_plan
+    from certplan.ops.probe import kept
+    from tests.unit.test_plan import NOW, files_ok, observed
+
+    keep = desired("keep", ["keep.test"], install=[target(0), target(1)])
+    renew = desired("renew", ["renew.test"], install=[target(2)])
+    new = desired("new", ["new.test"], install=[target(3)])
+    drift = desired("drift", ["drift.test"], install=[target(4), target(5)])
+    records = {"keep": record(keep), "renew": record(renew), "drift": record(drift),
+               "gone": record(desired("gone", ["gone.test"], install=[target(6)]))}
+    files = files_ok(keep, renew, drift)
+    files.pop(target(4).fullchain_file or "")
+    plan = make_plan([keep, renew, new, drift], records,
+                     observed(files, keep, renew, drift), NOW, replace=["renew"])
+    assert {c.name: c.action.value for c in plan.changes} == {
+        "renew": "renew", "new": "issue", "drift": "install", "gone": "remove"}
+    project = Project(root=tmp_path, config=Config(), desired=[keep, renew, new, drift])
+    assert kept(plan, project) == {("keep", 0), ("keep", 1), ("drift", 0), ("drift", 1)}
