@@ -5,6 +5,7 @@ verify run even when the files match); a plain plan, without a probe, has none."
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +139,13 @@ def test_a_saved_plan_made_without_probe_names_what_it_leaves(
     warnings = served_warnings(Plan(now=NOW, changes=applied, noops=()), found)
     assert [w.split(" (not in the saved plan")[0] for w in warnings] == expected
     assert all("run `certplan apply`, or `certplan plan --probe --out`" in w for w in warnings)
+
+
+def test_probe_and_offline_exclude_each_other(tmp_path: Path) -> None:
+    from tests.unit.test_cli_core import settled
+    from tests.unit.test_exit_codes import certplan
+
+    res = certplan(settled(tmp_path), "plan", "--probe", "--offline")
+    assert res.returncode == 1
+    assert "--probe asks the servers, --offline asks nothing: choose one" in res.stderr
+    assert "Traceback" not in res.stderr
