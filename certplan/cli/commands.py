@@ -106,7 +106,9 @@ def apply(
     target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
     refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = True,
     lock_timeout: Annotated[float, typer.Option(
-        "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
+        "--lock-timeout", min=0,
+        help="Seconds to wait for another apply (PostgreSQL state: for a certificate "
+             "another runner works on).")] = 0.0,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="Seconds allowed per certificate, every request to the CA "
         "included.")] = 300.0,
