@@ -66,6 +66,9 @@ def plan(
     offline: Annotated[bool, typer.Option(
         "--offline", help="No network and no look at installed targets (pull-request CI): "
         "lifecycle from specs, state and the time; installs from spec changes.")] = False,
+    probe: Annotated[bool, typer.Option(
+        "--probe", help="Ask each `verify` endpoint which certificate it serves (as apply "
+        "does; run it on the host).")] = False,
 ) -> None:
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
@@ -73,9 +76,12 @@ def plan(
     read_only_run()
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
+    if probe and offline:
+        fail("--probe asks the servers, --offline asks nothing: choose one")
     try:
         project, state, the_plan = _make_plan(target, replace, replace_all, at,
-                                              refresh and not offline, offline=offline)
+                                              refresh and not offline, offline=offline,
+                                              probe=probe)
         if out is not None:
             from certplan.ops.planfiles import save_plan
 
@@ -134,7 +140,7 @@ def apply(
                                      project, refresh=refresh)
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
-                                            loaded=(project, state))
+                                            loaded=(project, state), probe=True)
             typer.echo(render_text(the_plan), nl=False)
             if the_plan.empty:
                 exit_for_problems(the_plan)

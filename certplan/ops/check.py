@@ -21,7 +21,7 @@ def endpoints(project: Project, state: State) -> dict[tuple[str, int], tuple[str
     """(certificate, install index) -> (HOST:PORT, SNI name) for each install target
     that names an endpoint (`verify`) and whose certificate is recorded. The SNI name
     is the target's own, else the one apply's verify asks for."""
-    from certplan.engine.apply import _sni_name
+    from certplan.model.installed import sni_name
 
     out = {}
     for d in project.desired:
@@ -32,7 +32,7 @@ def endpoints(project: Project, state: State) -> dict[tuple[str, int], tuple[str
             named = target.tls_endpoint()
             if named is not None:
                 address, sni = named
-                out[(d.spec.name, i)] = (address, sni or _sni_name(d.spec.domains))
+                out[(d.spec.name, i)] = (address, sni or sni_name(d.spec.domains))
     return out
 
 
