@@ -23,11 +23,12 @@ from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from certplan.model.hostport import HostPort, parse_hostport
+from certplan.model.hostport import parse_hostport
 from certplan.model.installed import sni_name
 from certplan.model.observed import Served
 from certplan.model.project import Project
 from certplan.model.records import CertRecord
+from certplan.model.spec import InstallTarget
 
 PARALLEL = 16  # handshakes at once
 TIMEOUT = 5.0  # seconds per handshake (connect, and each read of it)
@@ -45,21 +46,15 @@ class Endpoint:
         return f"https://{self.address}"
 
 
-def verify_endpoint(target: object, domains: list[str]) -> Endpoint | None:
-    """The endpoint a target's install verifies (None: it verifies none). An installer
-    whose target can be verified declares `verify` (HOST:PORT; or a `verify_address()`
-    that completes it, as the ssh target does for ":PORT") and `verify_name` (the SNI;
-    default the certificate's first plain name), as the files target does."""
-    address = getattr(target, "verify", None)
-    if not isinstance(address, str):
+def verify_endpoint(target: InstallTarget, domains: list[str]) -> Endpoint | None:
+    """The endpoint a target's install verifies (None: it verifies none), as its
+    installer's target model says (`InstallTarget.tls_endpoint`); the SNI defaults to
+    the name apply's verify asks for."""
+    named = target.tls_endpoint()
+    if named is None:
         return None
-    complete = getattr(target, "verify_address", None)
-    where = complete() if callable(complete) else None
-    if isinstance(where, HostPort):
-        address = f"[{where.host}]:{where.port}" if ":" in where.host \
-            else f"{where.host}:{where.port}"
-    name = getattr(target, "verify_name", None)
-    return Endpoint(address, name if isinstance(name, str) else sni_name(domains))
+    address, name = named
+    return Endpoint(address, name or sni_name(domains))
 
 
 def probe_targets(project: Project, records: dict[str, CertRecord],

@@ -21,7 +21,7 @@ def endpoints(project: Project, state: State) -> dict[tuple[str, int], tuple[str
     """(certificate, install index) -> (HOST:PORT, SNI name) for each install target
     that names an endpoint (`verify`) and whose certificate is recorded. The SNI name
     is the target's own, else the one apply's verify asks for."""
-    from certplan.model.installed import sni_name
+    from certplan.observe.served import verify_endpoint
 
     out = {}
     for d in project.desired:
@@ -29,10 +29,9 @@ def endpoints(project: Project, state: State) -> dict[tuple[str, int], tuple[str
         if rec is None or rec.certificate is None:
             continue
         for i, target in enumerate(d.spec.install):
-            named = target.tls_endpoint()
-            if named is not None:
-                address, sni = named
-                out[(d.spec.name, i)] = (address, sni or sni_name(d.spec.domains))
+            endpoint = verify_endpoint(target, d.spec.domains)
+            if endpoint is not None:
+                out[(d.spec.name, i)] = (endpoint.address, endpoint.server_name)
     return out
 
 
