@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from certplan.cli import admin, commands, migrate  # noqa: F401  (register the commands)
+from certplan.cli import admin, commands, migrate, operate  # noqa: F401  (register the commands)
 from certplan.cli.common import app
 
 __all__ = ["app", "main"]
