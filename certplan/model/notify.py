@@ -54,12 +54,14 @@ class CommandTarget(_Target):
 
 
 class EmailTarget(_Target):
-    """SMTP: STARTTLS unless told otherwise, login when user and password are given."""
+    """SMTP: STARTTLS (the server's certificate verified) unless told otherwise, login
+    when user and password are given."""
 
     type: Literal["email"]
     host: str = Field(min_length=1)
     port: int = Field(default=587, gt=0, lt=65536)
     starttls: bool = True
+    ca_bundle: str | None = None  # a private CA that signed the SMTP server's certificate
     sender: str = Field(alias="from", min_length=3)
     to: list[str] = Field(min_length=1)
     user: SecretRef | None = None

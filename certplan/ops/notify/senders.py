@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
 import subprocess
 import threading
 import urllib.error
@@ -72,11 +73,14 @@ def send_email(target: EmailTarget, payload: Payload) -> None:
                            subtype="json", filename="certplan-events.json")
     try:
         with smtplib.SMTP(target.host, target.port, timeout=target.timeout) as smtp:
-            if target.starttls:
-                smtp.starttls()
+            if target.starttls:  # smtplib alone would not verify the certificate
+                smtp.starttls(context=ssl.create_default_context(cafile=target.ca_bundle))
             if user is not None and password is not None:
                 smtp.login(user, password)
             smtp.send_message(message)
+    except ssl.SSLCertVerificationError as exc:
+        raise Permanent(f"SMTP server {target.host}:{target.port}: certificate not "
+                        f"trusted ({exc.verify_message})") from None
     except smtplib.SMTPAuthenticationError as exc:
         raise Permanent(f"SMTP login refused ({exc.smtp_code})") from None
     except smtplib.SMTPNotSupportedError as exc:
