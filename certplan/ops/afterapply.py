@@ -77,7 +77,10 @@ def after_apply(project: Project, backend: StateBackend, run: ApplyRun, *,
         except CertplanError as exc:
             log(f"Warning: alerts and metrics without the state: {exc}")
     if project.config.notify.target:
-        _alert(project, run, runs, records, log)
+        try:
+            _alert(project, run, runs, records, log)
+        except Exception as exc:  # a bug in alerting must not fail a done apply
+            log(f"Warning: alerts not sent: internal error {type(exc).__name__}: {exc}")
     if writable:
         try:
             ensure_private_dir(keystore)

@@ -80,6 +80,15 @@ def test_apply_writes_metrics_that_match_state_plan_and_history(
     assert printed.returncode == 0, printed.stderr
     assert parse(printed.stdout) == samples
 
+    # an apply with nothing to do still writes them: a new run, no certificate changed
+    again = project.apply("--metrics-file", str(out))
+    assert again.returncode == 0, again.stderr
+    after = parse(out.read_text())
+    assert after[("certplan_apply_last_run_timestamp_seconds", ())] > runs_started
+    assert not [k for k in after if k[0] == "certplan_apply_certificates"]
+    assert cert(after, "not_after_timestamp_seconds", "web") == \
+        cert(samples, "not_after_timestamp_seconds", "web")
+
 
 def test_failures_in_a_row_and_the_last_failure_are_counted(
         project: CertplanProject, site: NginxServer, tmp_path: Path) -> None:

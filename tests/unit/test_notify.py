@@ -224,3 +224,14 @@ def test_a_target_gets_only_the_events_it_asked_for_and_a_failure_is_logged(
 def test_scrub_hides_every_secret_value() -> None:
     assert scrub("POST https://h/T0K3N failed: T0K3N", ["T0K3N"]) == \
         "POST https://h/[secret] failed: [secret]"
+
+
+def test_the_webhook_text_cannot_mention_a_channel_or_hide_a_link() -> None:
+    from certplan.ops.notify.senders import slack_safe
+
+    bad = Outcome("web", Action.RENEW, False, "CA said <!channel> <https://evil|click> & go")
+    doc = summary(outcome_events([bad], lambda name: None), "h", "/p", NOW)
+    safe = slack_safe(doc)
+    assert "<" not in safe["text"] and ">" not in safe["text"]
+    assert "&lt;!channel&gt; &lt;https://evil|click&gt; &amp; go" in safe["text"]
+    assert safe["events"] == doc["events"]  # the structured fields keep the words as said

@@ -33,7 +33,7 @@ def send_webhook(target: WebhookTarget, payload: Payload) -> None:
     url = target.url.resolve()
     if not url.startswith(("https://", "http://")):
         raise Permanent(f"the URL from {target.url.describe()} is not an http(s) URL")
-    body = json.dumps(payload).encode()
+    body = json.dumps(slack_safe(payload)).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "certplan"})
     try:
@@ -44,6 +44,13 @@ def send_webhook(target: WebhookTarget, payload: Payload) -> None:
         if 400 <= exc.code < 500 and exc.code not in (408, 429):
             raise Permanent(why) from None
         raise OSError(why) from None
+
+
+def slack_safe(payload: Payload) -> Payload:
+    """`text` escaped the way Slack asks (& < >): words from a CA or a state file cannot
+    mention @channel, or show a link under other words, in a chat."""
+    text = str(payload["text"]).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {**payload, "text": text}
 
 
 def send_command(target: CommandTarget, payload: Payload) -> None:
