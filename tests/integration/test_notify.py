@@ -244,3 +244,19 @@ def test_a_rate_limit_is_its_own_event(httpserver: HTTPServer, tmp_path: Path) -
     assert event["retry_after"] == remembered["until"][:19] + "Z"
     assert payload["counts"]["rate_limited"] == 1 and payload["counts"]["failed"] == 0
     assert "rate limited" in payload["text"].lower()
+
+
+def test_an_smtp_server_with_an_untrusted_certificate_gets_nothing(smtp: SmtpServer) -> None:
+    from certplan.model.notify import EmailTarget
+    from certplan.ops.notify.senders import Permanent, send_email
+
+    target = EmailTarget.model_validate({
+        "type": "email", "host": "127.0.0.1", "port": smtp.port, "from": "a@example.test",
+        "to": ["b@example.test"], "timeout": 5.0})
+    payload = {"text": "certplan on h: 1 failed", "events": []}
+    with pytest.raises(Permanent, match="certificate not trusted"):
+        send_email(target, payload)
+    assert smtp.messages == [] and smtp.logins == []
+    trusted = target.model_copy(update={"ca_bundle": str(smtp.ca_bundle)})
+    send_email(trusted, payload)  # no login asked for: the server takes the message
+    assert len(smtp.messages) == 1
