@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-DEB_PACKAGES = pebble nginx-light bind9 bind9-utils bind9-dnsutils openssl
+DEB_PACKAGES = pebble nginx-light bind9 bind9-utils bind9-dnsutils openssl openssh-client openssh-server postgresql
 
 .PHONY: venv deps test unit lint demo bench clean
 
@@ -12,12 +12,13 @@ $(BIN)/certplan: pyproject.toml
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv >/dev/null; \
 	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,postgres]'
 	touch $@
 
 venv: $(BIN)/certplan
 
-# Debian packages the integration tests and the demo run (installed only when missing),
+# Debian packages the integration tests and the demo run (installed only when missing;
+# postgresql: its binaries only, the tests start a throwaway cluster of their own),
 # and trixie's Pebble 2.6 (it serves ARI) unpacked into /opt/pebble26 for the ARI tests.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -45,6 +46,8 @@ bench: venv deps
 	$(BIN)/python -m bench.plan_bench
 	$(BIN)/python -m bench.apply_bench
 	$(BIN)/python -m bench.dns_issuance
+	$(BIN)/python -m bench.ssh_fleet
+	$(BIN)/python -m bench.pg_bench
 
 clean:
 	rm -rf $(VENV) .demo

@@ -1,7 +1,8 @@
 """The command line: the only package that prints or exits.
 
 `common` holds the typer app and shared helpers; `commands` the everyday
-commands; `admin` the CA, revoke and account commands.
+commands; `admin` the CA, revoke and account commands; `state` moving the state
+between a folder and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 
 import typer
 
-from certplan.cli import admin, commands, migrate, operate  # noqa: F401  (register the commands)
+from certplan.cli import admin, commands, migrate, operate, state  # noqa: F401 (commands)
 from certplan.cli.common import app
 
 __all__ = ["app", "main"]

@@ -59,6 +59,9 @@ def plan(
         "--refresh/--no-refresh", help="Fetch ARI renewal windows from the CAs.")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show unchanged too.")]
     = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="No network and no look at installed targets (pull-request CI): "
+        "lifecycle from specs, state and the time; installs from spec changes.")] = False,
 ) -> None:
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
@@ -67,7 +70,8 @@ def plan(
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
     try:
-        project, state, the_plan = _make_plan(target, replace, replace_all, at, refresh)
+        project, state, the_plan = _make_plan(target, replace, replace_all, at,
+                                              refresh and not offline, offline=offline)
         if out is not None:
             from certplan.ops.planfiles import save_plan
 
@@ -76,7 +80,7 @@ def plan(
         report(exc)
     except OSError as exc:  # --out in a missing or unwritable folder, disk full, ...
         fail(f"--out {out}: cannot write the plan: {exc.strerror or exc}")
-    typer.echo(RENDERERS[fmt](the_plan, verbose), nl=False)
+    typer.echo(RENDERERS[fmt](the_plan, verbose, offline), nl=False)
     if out is not None:
         typer.echo(f"Saved the plan to {out}; run `certplan apply {out}` to carry it out.",
                    err=True)
@@ -96,7 +100,9 @@ def apply(
     target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
     refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = True,
     lock_timeout: Annotated[float, typer.Option(
-        "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
+        "--lock-timeout", min=0,
+        help="Seconds to wait for another apply (PostgreSQL state: for a certificate "
+             "another runner works on).")] = 0.0,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="Seconds allowed per certificate, every request to the CA "
         "included.")] = 300.0,
@@ -116,7 +122,7 @@ def apply(
     try:
         project, _ = _load()
         backend = _backend(project)
-        with backend.lock(lock_timeout):
+        with backend.run_lock(lock_timeout):  # postgres: shared; files: exclusive
             from certplan.store.keystore import Keystore
 
             Keystore(project.keystore_dir).check_trusted()  # before anything is written
@@ -135,7 +141,7 @@ def apply(
                 if not the_plan.empty:
                     _confirm(auto_approve, planfile is not None)
                     run.outcomes = _run_apply(project, state, backend, the_plan, parallel,
-                                              timeout, ignore_rate_limit)
+                                              timeout, ignore_rate_limit, lock_timeout)
             if the_plan.empty:
                 run.report_error()
                 exit_for_problems(the_plan)
@@ -160,7 +166,8 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
-               parallel: int, timeout: float, ignore_rate_limit: bool = False) -> list[Outcome]:
+               parallel: int, timeout: float, ignore_rate_limit: bool = False,
+               lock_timeout: float = 0.0) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
@@ -170,6 +177,7 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
     applier = Applier(project, state, store=backend,
                       log=lambda line: typer.echo(line, err=True), timeout=timeout,
                       ignore_rate_limit=ignore_rate_limit)
+    applier.lock_timeout = lock_timeout  # a shared backend: per certificate
     return applier.run(the_plan, parallel=parallel)
 
 
@@ -184,8 +192,7 @@ def _summary(outcomes: list[Outcome]) -> bool:
     # details quote state (from git): control characters are shown, never sent
     outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
                         left=plain(o.left)) for o in outcomes]
-    rows = [[o.name, o.action.value, "ok" if o.ok else "FAILED", o.detail.splitlines()[0]]
-            for o in outcomes]
+    rows = [[o.name, o.action.value, _result(o), o.detail.splitlines()[0]] for o in outcomes]
     typer.echo("")
     typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
     failed = [o for o in outcomes if not o.ok]
@@ -193,8 +200,14 @@ def _summary(outcomes: list[Outcome]) -> bool:
         typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
         if o.left:
             typer.echo(f"  left as it was: {o.left}")
-    typer.echo(f"\nApply: {len(outcomes) - len(failed)} done, {len(failed)} failed.")
+    skipped = sum(_result(o) == "skipped" for o in outcomes)
+    typer.echo(f"\nApply: {len(outcomes) - len(failed) - skipped} done, {len(failed)} failed."
+               + (f" {skipped} skipped (another runner)." if skipped else ""))
     return bool(failed)
+
+
+def _result(o: Outcome) -> str:
+    return "FAILED" if not o.ok else "skipped" if o.detail.startswith("skipped: ") else "ok"
 
 
 @app.command("list")

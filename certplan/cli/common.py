@@ -126,8 +126,10 @@ def _reload_state(backend: StateBackend) -> State:
 
 def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
                at: str | None, refresh: bool,
-               loaded: tuple[Project, State] | None = None) -> tuple[Project, State, Plan]:
-    """Plan from `loaded` (project, state), or from what `_load()` reads."""
+               loaded: tuple[Project, State] | None = None,
+               offline: bool = False) -> tuple[Project, State, Plan]:
+    """Plan from `loaded` (project, state), or from what `_load()` reads; `offline`:
+    without looking at installed targets or the network (plan --offline)."""
     from certplan.core.plan import make_plan
     from certplan.observe.gather import observe
 
@@ -137,7 +139,7 @@ def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all
         if name not in known:
             raise CertplanError(f"no certificate named {name!r} "
                                 f"(known: {', '.join(sorted(known)) or 'none'})")
-    obs = observe(project, state.records, refresh_ari=refresh)
+    obs = observe(project, state.records, refresh_ari=refresh, offline=offline)
     plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
                      replace_all=replace_all, targets=targets or None,
                      broken=state.broken_reasons())

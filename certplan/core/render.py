@@ -38,12 +38,18 @@ def _shown(plan: Plan, verbose: bool) -> list[Change]:
     return sorted(rows, key=lambda c: (ORDER.index(c.action), c.name))
 
 
-def _ari_line(plan: Plan) -> str | None:
+OFFLINE_NOTE = ("Offline: installed files and ARI windows were not checked: --offline "
+                "(install changes come from the specs and state only).")
+
+
+def _ari_line(plan: Plan, offline: bool = False) -> str | None:
+    if offline:  # says what was not observed, in place of the ARI line
+        return OFFLINE_NOTE
     return None if plan.ari_refreshed else \
         "ARI: renewal windows were not fetched from the CAs (--no-refresh)."
 
 
-def render_text(plan: Plan, verbose: bool = False) -> str:
+def render_text(plan: Plan, verbose: bool = False, offline: bool = False) -> str:
     rows = _shown(plan, verbose)
     lines: list[str] = []
     if not rows:
@@ -59,7 +65,7 @@ def render_text(plan: Plan, verbose: bool = False) -> str:
     lines.append("")
     lines += [f"Warning: {plain(w)}" for w in plan.warnings]
     lines += [f"Error: {plain(line)}" for line in problem_lines(plan)]
-    if (ari := _ari_line(plan)) is not None:
+    if (ari := _ari_line(plan, offline)) is not None:
         lines.append(ari)
     lines.append(summary(plan))
     return "\n".join(lines) + "\n"
@@ -79,7 +85,7 @@ def _writes_lines(change: Change) -> tuple[str, ...]:
 _md = markdown
 
 
-def render_markdown(plan: Plan, verbose: bool = False) -> str:
+def render_markdown(plan: Plan, verbose: bool = False, offline: bool = False) -> str:
     rows = _shown(plan, verbose)
     lines = ["### certplan plan", ""]
     if rows:
@@ -95,7 +101,7 @@ def render_markdown(plan: Plan, verbose: bool = False) -> str:
     lines += [f"> **Error:** {_md(line)}" for line in problem_lines(plan)]
     if plan.warnings or plan.problems:
         lines.append("")  # else the next line continues the quote
-    if (ari := _ari_line(plan)) is not None:
+    if (ari := _ari_line(plan, offline)) is not None:
         lines.append(f"_{ari}_")
         lines.append("")
     lines.append(f"**{summary(plan)}**")
@@ -123,10 +129,12 @@ def change_json(c: Change) -> dict[str, Any]:
     }
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, offline: bool = False) -> dict[str, Any]:
     doc = _plan_doc(plan)
     if plan.problems:  # only then: certificates whose state record does not load
         doc["problems"] = [{"certificate": name, "problem": why} for name, why in plan.problems]
+    if offline:  # installed targets and ARI windows were not looked at
+        doc["offline"] = True
     return doc
 
 
@@ -142,10 +150,10 @@ def _plan_doc(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_json(plan: Plan, verbose: bool = False) -> str:
+def render_json(plan: Plan, verbose: bool = False, offline: bool = False) -> str:
     """Top-level keys one per line, and each change compact on a line of its own:
     readable, diff-friendly, and fast (json's C encoder does not indent)."""
-    doc = plan_json(plan)
+    doc = plan_json(plan, offline)
     parts = []
     for key in sorted(doc):
         value = doc[key]

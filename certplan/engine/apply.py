@@ -23,7 +23,7 @@ from certplan.model.installed import Material
 from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
 from certplan.model.spec import InstallTarget
-from certplan.store.base import StateBackend
+from certplan.store.base import CertificateBusy, StateBackend
 from certplan.store.keystore import Keystore
 from certplan.validators import StandalonePool
 
@@ -41,6 +41,8 @@ class Outcome:
 
 
 class Applier:
+    lock_timeout = 0.0  # seconds to wait for a certificate another runner works on
+
     def __init__(self, project: Project, state: State, *, store: StateBackend, log: Log,
                  clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0,
                  ignore_rate_limit: bool = False):
@@ -54,6 +56,7 @@ class Applier:
         self.log = log
         self.clock = clock
         self._write_lock = threading.Lock()
+        self.parallel = 4
         config = project.config
         # one standalone http-01 server per listen address for the whole run
         self.standalone = StandalonePool()
@@ -70,6 +73,7 @@ class Applier:
     def run(self, plan: Plan, parallel: int = 4) -> list[Outcome]:
         if not plan.changes:
             return []
+        self.parallel = max(1, parallel)  # also the install targets of one certificate at once
         try:
             with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
                 return list(pool.map(self._one, plan.changes))
@@ -78,13 +82,16 @@ class Applier:
 
     def _one(self, change: Change) -> Outcome:
         try:
-            if change.action in (Action.ISSUE, Action.RENEW):
-                return self._issue(change)
-            if change.action is Action.INSTALL:
-                return self._install_only(change)
-            if change.action is Action.REMOVE:
-                return self._remove(change)
-            return Outcome(change.name, change.action, True, "nothing to do")
+            with self.store.lock_certificate(change.name, self.lock_timeout):
+                if change.action in (Action.ISSUE, Action.RENEW):
+                    return self._issue(change)
+                if change.action is Action.INSTALL:
+                    return self._install_only(change)
+                if change.action is Action.REMOVE:
+                    return self._remove(change)
+                return Outcome(change.name, change.action, True, "nothing to do")
+        except CertificateBusy as exc:  # another runner does it: not a failure of this one
+            return Outcome(change.name, change.action, True, f"skipped: {exc}")
         except CertplanError as exc:
             return Outcome(change.name, change.action, False, str(exc), self._left(change))
         except Exception as exc:  # a bug must not stop the other certificates
@@ -195,8 +202,9 @@ class Applier:
             return [r for r in installs if r is not None], f"nothing installed: {exc}"
         leaf, chain = split_chain(fullchain)
         material = Material(key_pem, leaf, chain, fullchain, _sni_name(desired.spec.domains))
-        failures = []
-        for i in which:
+        failures: list[tuple[int, str]] = []
+
+        def one(i: int) -> None:
             target, done = targets[i], installs[i]
             self.log(f"{desired.spec.name}: installing install[{i}] ({target.type})")
             # (serial None: recorded before serials were; trusted, as the plan does)
@@ -208,8 +216,8 @@ class Applier:
                 installs[i] = self._failed(target, serial)
                 why = str(exc) if isinstance(exc, CertplanError) \
                     else f"internal error {type(exc).__name__}: {exc}"
-                failures.append(f"install[{i}] failed: {why}")
-                continue
+                failures.append((i, f"install[{i}] failed: {why}"))
+                return
             installs[i] = InstallRecord(installer=target.type, digest=target.digest(),
                                         serial=serial, fingerprint=result.fingerprint,
                                         parts=dict(result.parts), installed_at=self.clock())
@@ -217,7 +225,17 @@ class Applier:
                 self.log(f"{desired.spec.name}: install[{i}] "
                          f"{'written' if result.changed else 'unchanged on disk'}; ran "
                          f"{', '.join(result.ran) or 'no commands'}")
-        return [r for r in installs if r is not None], "; ".join(failures)
+
+        # an installer that declares `concurrent` (ssh: one host each) runs its targets at
+        # once; others (local files, often one server's reload) one after the other
+        together = [i for i in which
+                    if getattr(INSTALLERS.get(targets[i].type), "concurrent", False)]
+        for i in (i for i in which if i not in together):
+            one(i)
+        if together:
+            with ThreadPoolExecutor(max_workers=min(len(together), self.parallel)) as pool:
+                list(pool.map(one, together))
+        return [r for r in installs if r is not None], "; ".join(f for _, f in sorted(failures))
 
     def _failed(self, target: InstallTarget, serial: str | None) -> InstallRecord:
         return InstallRecord(installer=target.type, digest=target.digest(), status="failed",

@@ -7,5 +7,10 @@ from __future__ import annotations
 
 from certplan.installers.base import INSTALLERS, Installer
 from certplan.installers.files import FilesInstaller, FilesTarget
+from certplan.installers.ssh import SshInstaller
+from certplan.installers.ssh_target import SshTarget
 
-__all__ = ["INSTALLERS", "FilesInstaller", "FilesTarget", "Installer"]
+INSTALLERS.register("ssh", SshInstaller)
+
+__all__ = ["INSTALLERS", "FilesInstaller", "FilesTarget", "Installer", "SshInstaller",
+           "SshTarget"]

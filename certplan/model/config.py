@@ -83,12 +83,23 @@ class Paths(InputModel):
 class StateSettings(InputModel):
     """`[state]`: which registered state backend records what certplan did.
 
-    "files" (the default) keeps one JSON file per certificate in `[paths].state`.
-    The name is checked against the registry when the backend is opened
-    (`certplan.store.backends`).
+    "files" (the default) keeps one JSON file per certificate in `[paths].state`;
+    "postgres" keeps them in tables of `schema` in the database `dsn` names (a
+    secret reference: the connection string carries a password). The name is
+    checked against the registry when the backend is opened (`certplan.store.backends`).
     """
 
     backend: str = "files"
+    dsn: SecretRef | None = None
+    pg_schema: str = Field(default="certplan", alias="schema",
+                           pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> StateSettings:
+        if self.backend == "postgres" and self.dsn is None:
+            raise ValueError('backend "postgres" needs dsn = { env = "VAR" } (or { file = '
+                             '"/path" }): the connection string, a secret')
+        return self
 
 
 class Config(InputModel):

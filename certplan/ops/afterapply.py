@@ -19,6 +19,7 @@ from certplan.engine.apply import Outcome
 from certplan.model.errors import CertplanError
 from certplan.model.project import Project
 from certplan.model.records import CertRecord
+from certplan.ops.notify.events import skipped
 from certplan.store.atomic import ensure_private_dir
 from certplan.store.base import StateBackend
 from certplan.store.runlog import LastApply, RunLog, RunLogError, load_runlog, save_runlog
@@ -40,8 +41,11 @@ def record_run(runs: RunLog, run: ApplyRun) -> None:
     apply's own time, duration and counts."""
     counts: dict[str, int] = {}
     for o in run.outcomes:
-        key = f"{o.action.value}/{'ok' if o.ok else 'failed'}"
+        result = "skipped" if skipped(o) else "ok" if o.ok else "failed"
+        key = f"{o.action.value}/{result}"
         counts[key] = counts.get(key, 0) + 1
+        if result == "skipped":
+            continue
         if o.ok and o.action is Action.REMOVE:
             runs.certs.pop(o.name, None)
             continue

@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import uuid
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,12 @@ class FilesBackend:
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         return state_lock(self.folder, timeout)
+
+    def run_lock(self, timeout: float) -> AbstractContextManager[None]:
+        return self.lock(timeout)  # one writer per folder, so no certificate locks
+
+    def lock_certificate(self, name: str, timeout: float) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def load(self) -> State:
         with gc_paused():

@@ -20,15 +20,19 @@ from typing import Any
 import pytest
 
 from certplan.core.plan import Action, make_plan
-from certplan.installers import INSTALLERS, FilesTarget, Installer
+from certplan.installers import INSTALLERS, FilesTarget, Installer, SshTarget
+from certplan.installers.ssh_connection import CONFIG_ENV
 from certplan.model import crypto
 from certplan.model.errors import InstallError
 from certplan.model.installed import Installed, Material
 from certplan.model.observed import Observations
 from certplan.model.records import InstallRecord
 from certplan.model.spec import InstallTarget
+from tests.servers.sshd import SshServer, ssh_fleet  # noqa: F401 - a fixture
 from tests.unit.test_crypto import issue
 from tests.unit.test_plan import NOW, desired, record
+
+Fixture = Callable[[str], Any]  # pytest's request.getfixturevalue
 
 
 @dataclass
@@ -41,14 +45,40 @@ class Setup:
     commands: Callable[[], list[str]]  # the check and reload commands run so far
 
 
-def files_setup(tmp: Path) -> Setup:
+def _files(tmp: Path) -> dict[str, Any]:
+    """The target fields of the files and ssh fixtures: every kind of file, under tmp."""
     log = tmp / "commands.log"
-    target = FilesTarget(
+    return dict(
         key_file=str(tmp / "private" / "site.key"), cert_file=str(tmp / "certs" / "site.crt"),
         chain_file=str(tmp / "certs" / "chain.pem"),
         fullchain_file=str(tmp / "certs" / "fullchain.pem"),
         bundle_file=str(tmp / "private" / "bundle.pem"), key_mode="0640", allow_shared_key=True,
         check=f"echo check >> {log}", reload=f"echo reload >> {log}")
+
+
+def files_setup(tmp: Path, fixture: Fixture) -> Setup:
+    return _local_setup(tmp, FilesTarget(**_files(tmp)))
+
+
+def ssh_setup(tmp: Path, fixture: Fixture) -> Setup:
+    """The ssh installer against a real sshd on loopback: the remote files are local
+    files here, so they are looked at and changed directly. `remove` gets only the
+    record (the spec is gone): it reaches the host through the ssh configuration that
+    CERTPLAN_SSH_CONFIG names, as an operator's ~/.ssh/config would."""
+    client, servers = fixture("ssh_fleet")
+    server: SshServer = servers[0]
+    config = tmp / "ssh_config"
+    config.write_text(f"Host 127.0.0.1\n  IdentityFile {client.identity}\n"
+                      f"  IdentitiesOnly yes\n  UserKnownHostsFile {client.known_hosts}\n")
+    fixture("monkeypatch").setenv(CONFIG_ENV, str(config))
+    target = SshTarget(host="127.0.0.1", port=server.port, user="root",
+                       identity_file={"file": str(client.identity)},
+                       known_hosts=str(client.known_hosts), **_files(tmp))
+    return _local_setup(tmp, target)
+
+
+def _local_setup(tmp: Path, target: FilesTarget) -> Setup:
+    log = tmp / "commands.log"
     paths = [Path(p) for p in target.files().values()]
 
     def snapshot() -> dict[Path, tuple[bytes, int] | None]:
@@ -62,10 +92,11 @@ def files_setup(tmp: Path) -> Setup:
         return log.read_text().splitlines() if log.exists() else []
 
     failing = target.model_copy(update={"check": "echo 'config test failed' >&2; exit 3"})
-    return Setup(INSTALLERS.get("files")(), target, failing, snapshot, tamper, commands)
+    return Setup(INSTALLERS.get(target.type)(), target, failing, snapshot, tamper, commands)
 
 
-FIXTURES: dict[str, Callable[[Path], Setup]] = {"files": files_setup}
+FIXTURES: dict[str, Callable[[Path, Fixture], Setup]] = {"files": files_setup,
+                                                          "ssh": ssh_setup}
 
 
 def material(serial: int) -> Material:
@@ -84,7 +115,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Setup:
     if name not in FIXTURES:
         pytest.fail(f"installer {name!r} is registered without a contract fixture: add one "
                     f"to FIXTURES in {__name__}")
-    return FIXTURES[name](tmp_path)
+    return FIXTURES[name](tmp_path, request.getfixturevalue)
 
 
 def as_record(target: InstallTarget, done: Installed) -> InstallRecord:

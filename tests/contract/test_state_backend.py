@@ -3,7 +3,9 @@
 A backend registered in certplan.store.backends needs an entry in CONFIGS below
 (the certplan.toml that gives it a fresh, empty store); a registered backend
 without one fails here, so none skips the contract. Each test opens the backend
-the way the commands do: load_project, then open_state_backend.
+the way the commands do: load_project, then open_state_backend. The postgres
+backend runs against a real PostgreSQL (tests/servers/postgres.py), a fresh
+database per test, its connection string in CERTPLAN_PG_DSN.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from certplan.model.project import CONFIG_FILE, Project
 from certplan.model.records import CertRecord, State
 from certplan.store.backends import STATE_BACKENDS, open_state_backend
 from certplan.store.base import StateBackend
+from tests.servers.postgres import PgDatabase
 from tests.unit.test_plan import desired, record
 from tests.unit.test_state import full_record
 
@@ -32,9 +35,23 @@ def files_config(root: Path) -> str:
     return '[state]\nbackend = "files"\n\n[paths]\nstate = "state"\n'
 
 
+def postgres_config(root: Path) -> str:
+    return '[state]\nbackend = "postgres"\ndsn = { env = "CERTPLAN_PG_DSN" }\n'
+
+
 # backend name -> certplan.toml text for a fresh store of that backend under `root`
 CONFIGS: dict[str, Callable[[Path], str]] = {
     "files": files_config,
+    "postgres": postgres_config,
+}
+# backend name -> what its fresh store needs besides the config (a server, a database)
+def _postgres_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: PgDatabase = request.getfixturevalue("pg_database")
+    monkeypatch.setenv("CERTPLAN_PG_DSN", db.writer_dsn)
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest, pytest.MonkeyPatch], None]] = {
+    "postgres": _postgres_store,
 }
 
 
@@ -46,8 +63,11 @@ def config_for(name: str, root: Path) -> str:
 
 
 @pytest.fixture(params=STATE_BACKENDS.names())
-def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
+def project(request: pytest.FixtureRequest, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Project:
     """A project whose state lives in a fresh store of the backend under test."""
+    if request.param in STORES:
+        STORES[request.param](request, monkeypatch)
     root = tmp_path / "project"
     (root / "specs").mkdir(parents=True)
     (root / CONFIG_FILE).write_text(config_for(request.param, root))
@@ -230,4 +250,34 @@ def test_lock_released_when_the_body_raises(project: Project, backend: StateBack
     with pytest.raises(RuntimeError, match="boom"), backend.lock(0.0):
         raise RuntimeError("boom")
     with open_state_backend(project).lock(0.0):
+        pass
+
+
+# -- what apply holds: the run lock, and each certificate's lock -----------------------------
+
+def test_apply_writes_under_the_run_and_certificate_locks(project: Project) -> None:
+    """The way apply uses a backend: the run lock for the run, a certificate's lock
+    while it is worked on, each write expecting the serial the run has seen."""
+    backend = open_state_backend(project)
+    backend.write(rec("old"), 0)
+    with backend.run_lock(0.0):
+        serial = backend.load().serial
+        for name in ("a", "old"):
+            with backend.lock_certificate(name, 0.0):
+                serial = backend.write(rec(name, renewals=1), serial).serial
+        with backend.lock_certificate("old", 0.0):
+            serial = backend.delete("old", serial).serial
+    state = open_state_backend(project).load()
+    assert state.serial == serial == 4 and set(state.records) == {"a"}
+    assert state.records["a"].renewals == 1
+    with backend.run_lock(0.0), backend.lock_certificate("a", 0.0):
+        pass  # both released
+
+
+def test_run_lock_released_when_the_body_raises(project: Project) -> None:
+    backend = open_state_backend(project)
+    with pytest.raises(RuntimeError, match="boom"), backend.run_lock(0.0), \
+            backend.lock_certificate("a", 0.0):
+        raise RuntimeError("boom")
+    with open_state_backend(project).lock(0.0):  # nothing left held
         pass

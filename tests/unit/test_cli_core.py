@@ -194,8 +194,12 @@ def test_schema(tmp_path: Path) -> None:
     cert = doc["spec_file"]["properties"]["certificate"]["items"]
     assert {"name", "domains", "challenge", "install"} <= set(cert["properties"])
     install = cert["properties"]["install"]["items"]
-    files = doc["spec_file"]["properties"]["certificate"]["items"]["$defs"][
-        install["$ref"].rsplit("/", 1)[1]]
+    defs = doc["spec_file"]["properties"]["certificate"]["items"]["$defs"]
+    models = {m["properties"]["type"]["const"]: m for m in
+              (defs[ref["$ref"].rsplit("/", 1)[1]] for ref in install.get("anyOf", [install]))}
+    assert set(models) == {"files", "ssh"}
+    assert {"host", "port", "user", "known_hosts"} <= set(models["ssh"]["properties"])
+    files = models["files"]
     assert files["properties"]["type"] == {"const": "files", "default": "files",
                                            "title": "Type", "type": "string"}
     assert {"key_file", "fullchain_file", "check", "reload", "verify"} <= set(files["properties"])
@@ -261,5 +265,5 @@ def test_unknown_state_backend_is_a_config_problem(tmp_path: Path, command: list
     result = run(root, *command)
     assert result.exit_code == 1
     assert result.stderr == ("Error: 1 problem found:\n  certplan.toml: state.backend: "
-                             "unknown state backend 'x' (known: files)\n")
+                             "unknown state backend 'x' (known: files, postgres)\n")
 

@@ -235,3 +235,12 @@ def test_the_webhook_text_cannot_mention_a_channel_or_hide_a_link() -> None:
     assert "<" not in safe["text"] and ">" not in safe["text"]
     assert "&lt;!channel&gt; &lt;https://evil|click&gt; &amp; go" in safe["text"]
     assert safe["events"] == doc["events"]  # the structured fields keep the words as said
+
+
+def test_a_certificate_another_runner_had_is_neither_a_success_nor_an_event() -> None:
+    busy = Outcome("web", Action.RENEW, True, "skipped: web is locked by runner b")
+    runs = RunLog()
+    record_run(runs, run_of([busy], NOW))
+    assert "web" not in runs.certs
+    assert runs.last_apply is not None and runs.last_apply.counts == {"renew/skipped": 1}
+    assert outcome_events([busy], lambda name: None) == []

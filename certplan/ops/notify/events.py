@@ -71,6 +71,11 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "..."
 
 
+def skipped(o: Outcome) -> bool:
+    """Another runner (shared state) had the certificate: nothing was done here."""
+    return o.ok and o.detail.startswith("skipped: ")
+
+
 def outcome_events(outcomes: Iterable[Outcome],
                    limited: Callable[[str], datetime | None]) -> list[Event]:
     """One event per outcome. A failure whose CA has an active rate limit recorded in
@@ -78,7 +83,7 @@ def outcome_events(outcomes: Iterable[Outcome],
     host, not words in a message."""
     out = []
     for o in outcomes:
-        if o.action is Action.NOOP:
+        if o.action is Action.NOOP or skipped(o):
             continue
         if o.ok:
             out.append(Event(KIND_OF[o.action], o.name, _short(o.detail), o.action.value))
