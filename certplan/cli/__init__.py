@@ -11,7 +11,14 @@ import sys
 
 import typer
 
-from certplan.cli import admin, commands, migrate, monitor, state  # noqa: F401  (register them)
+from certplan.cli import (  # noqa: F401  (register the commands)
+    admin,
+    commands,
+    migrate,
+    monitor,
+    operate,
+    state,
+)
 from certplan.cli.common import app
 
 __all__ = ["app", "main"]

@@ -119,8 +119,12 @@ def apply(
     ignore_rate_limit: Annotated[bool, typer.Option(
         "--ignore-rate-limit", help="Contact a CA even though it asked to wait (a rate limit "
         "recorded by an earlier run).")] = False,
+    metrics_file: Annotated[Path | None, typer.Option(
+        "--metrics-file", help="Then write Prometheus metrics here (node_exporter's "
+        "textfile collector), atomically.")] = None,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
+    from certplan.cli.operate import AfterApply
     from certplan.core.render import render_text
 
     if planfile is not None and (target or replace or replace_all):
@@ -142,15 +146,20 @@ def apply(
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
                                             loaded=(project, state), probe=True)
             typer.echo(render_text(the_plan), nl=False)
+            # history, alerts and metrics once it ran (also for an empty plan)
+            with AfterApply(project, backend, the_plan, metrics_file, refresh) as run:
+                if not the_plan.empty:
+                    _confirm(auto_approve, planfile is not None)
+                    run.outcomes = _run_apply(project, state, backend, the_plan, parallel,
+                                              timeout, ignore_rate_limit, lock_timeout)
             if the_plan.empty:
+                run.report_error()
                 exit_for_problems(the_plan)
                 return
-            _confirm(auto_approve, planfile is not None)
-            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
-                                  ignore_rate_limit, lock_timeout)
     except CertplanError as exc:
         report(exc)
-    failed = _summary(outcomes)
+    failed = _summary(run.outcomes)
+    run.report_error()
     exit_for_problems(the_plan)
     if failed:
         raise typer.Exit(1)
