@@ -2,7 +2,7 @@
 
 `common` holds the typer app and shared helpers; `commands` the everyday
 commands; `admin` the CA, revoke and account commands; `state` moving the state
-between a folder and PostgreSQL.
+between a folder and PostgreSQL; `monitor` check.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from certplan.cli import (  # noqa: F401  (register the commands)
     admin,
     commands,
     migrate,
+    monitor,
+    operate,
     schedule,
     state,
 )

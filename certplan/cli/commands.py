@@ -28,6 +28,10 @@ from certplan.cli.output import LogFormatOpt, Output, QuietOpt, VerboseOpt
 from certplan.cli.progress import summary
 from certplan.model.errors import CertplanError
 
+RefreshOpt = Annotated[bool, typer.Option(
+    "--refresh/--no-refresh", help="Use ARI renewal windows, as plan does (cached until the "
+    "CA's Retry-After; --no-refresh: none).")]
+
 if TYPE_CHECKING:
     from certplan.core.plan import Plan
     from certplan.engine.apply import Outcome
@@ -64,6 +68,9 @@ def plan(
     offline: Annotated[bool, typer.Option(
         "--offline", help="No network and no look at installed targets (pull-request CI): "
         "lifecycle from specs, state and the time; installs from spec changes.")] = False,
+    probe: Annotated[bool, typer.Option(
+        "--probe", help="Ask each `verify` endpoint which certificate it serves (as apply "
+        "does; run it on the host).")] = False,
 ) -> None:
     """Show what apply would do, and why."""
     from certplan.core.render import RENDERERS
@@ -71,9 +78,12 @@ def plan(
     read_only_run()
     if fmt not in RENDERERS:
         fail(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
+    if probe and offline:
+        fail("--probe asks the servers, --offline asks nothing: choose one")
     try:
         project, state, the_plan = _make_plan(target, replace, replace_all, at,
-                                              refresh and not offline, offline=offline)
+                                              refresh and not offline, offline=offline,
+                                              probe=probe)
         if out is not None:
             from certplan.ops.planfiles import save_plan
 
@@ -102,16 +112,22 @@ def apply(
     target: TargetOpt = None, replace: ReplaceOpt = None, replace_all: ReplaceAllOpt = False,
     refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = True,
     lock_timeout: Annotated[float, typer.Option(
-        "--lock-timeout", min=0, help="Seconds to wait for another apply.")] = 0.0,
+        "--lock-timeout", min=0,
+        help="Seconds to wait for another apply (PostgreSQL state: for a certificate "
+             "another runner works on).")] = 0.0,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1, help="Seconds allowed per certificate, every request to the CA "
         "included.")] = 300.0,
     ignore_rate_limit: Annotated[bool, typer.Option(
         "--ignore-rate-limit", help="Contact a CA even though it asked to wait (a rate limit "
         "recorded by an earlier run).")] = False,
+    metrics_file: Annotated[Path | None, typer.Option(
+        "--metrics-file", help="Then write Prometheus metrics here (node_exporter's "
+        "textfile collector), atomically.")] = None,
     log_format: LogFormatOpt = "text", verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
+    from certplan.cli.operate import AfterApply
     from certplan.core.render import render_text
 
     if planfile is not None and (target or replace or replace_all):
@@ -132,18 +148,23 @@ def apply(
                                      project, refresh=refresh)
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
-                                            loaded=(project, state))
+                                            loaded=(project, state), probe=True)
             if not quiet:
                 typer.echo(render_text(the_plan), nl=False)
+            # history, alerts and metrics once it ran (also for an empty plan)
+            with AfterApply(project, backend, the_plan, metrics_file, refresh) as run:
+                if not the_plan.empty:
+                    _confirm(auto_approve, planfile is not None)
+                    run.outcomes = _run_apply(project, state, backend, the_plan, parallel,
+                                              timeout, ignore_rate_limit, lock_timeout, out)
             if the_plan.empty:
+                run.report_error()
                 exit_for_problems(the_plan)
                 return
-            _confirm(auto_approve, planfile is not None)
-            outcomes = _run_apply(project, state, backend, the_plan, parallel, timeout,
-                                  ignore_rate_limit, lock_timeout, out)
     except CertplanError as exc:
         report(exc)
-    failed = summary(outcomes, quiet, typer.echo)
+    failed = summary(run.outcomes, quiet, typer.echo)
+    run.report_error()
     exit_for_problems(the_plan)
     if failed:
         raise typer.Exit(1)
@@ -179,11 +200,10 @@ def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: 
     return outcomes
 
 
-
 @app.command("list")
 def list_(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = False,
+    refresh: RefreshOpt = True,
     at: Annotated[str | None, typer.Option("--at", help="Status as of this time.")] = None,
 ) -> None:
     """Every certificate: main domain, key, SANs, CA, created, next renewal, expiry, status."""
@@ -197,26 +217,49 @@ def list_(
     except CertplanError as exc:
         report(exc)
     typer.echo(LIST_RENDERERS[fmt](rows(project, state.records, the_plan)), nl=False)
+    from certplan.core.escape import plain
+
     for name, why in the_plan.problems:
-        typer.echo(f"Error: {name}: {why}", err=True)
+        typer.echo(f"Error: {plain(name)}: {plain(why)}", err=True)
     exit_for_problems(the_plan)
 
 
 @app.command()
-def show(name: str) -> None:
-    """Everything recorded for one certificate (state is public; no secret is shown)."""
-    from certplan.ops.inventory import show as show_record
+def show(
+    name: Annotated[str, typer.Argument(help="The certificate.")],
+    fmt: Annotated[str, typer.Option("--format", help="text, or json (the state record).")]
+    = "text",
+    at: Annotated[str | None, typer.Option("--at", help="As of this time.")] = None,
+    refresh: RefreshOpt = True,
+) -> None:
+    """One certificate: names, key, issuer, serial, validity, next renewal and why, and
+    each install target (state is public; no secret is shown)."""
+    from certplan.core.escape import plain
 
+    if fmt not in ("text", "json"):
+        fail(f"--format {fmt!r}: choose text or json")
+    read_only_run()
     try:
-        _, state = _load()
+        project, state = _load()
+        if name in state.broken:
+            fail(f"{plain(name)}: its state record does not load: "
+                 f"{plain(state.broken_reasons()[name])}")
+        if name not in state.records:
+            fail(f"no recorded certificate named {plain(name)!r} "
+                 f"(recorded: {', '.join(sorted(state.records)) or 'none'})")
+        record = state.records[name]
+        if fmt == "json":
+            from certplan.ops.inventory import show as show_record
+
+            typer.echo(show_record(record), nl=False)
+            return
+        _, _, the_plan = _make_plan([name], None, False, at, refresh, loaded=(project, state))
     except CertplanError as exc:
         report(exc)
-    if name in state.broken:
-        fail(f"{name}: its state record does not load: {state.broken_reasons()[name]}")
-    if name not in state.records:
-        fail(f"no recorded certificate named {name!r} "
-             f"(recorded: {', '.join(sorted(state.records)) or 'none'})")
-    typer.echo(show_record(state.records[name]), nl=False)
+    from certplan.core.showview import render_show
+
+    change = next((c for c in the_plan.changes + the_plan.noops if c.name == name), None)
+    typer.echo(render_show(record, change, project.by_name().get(name), the_plan.now), nl=False)
 
 
 @app.command()
@@ -235,8 +278,13 @@ def init(folder: Annotated[Path, typer.Argument(help="Where to create it.")] = P
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of spec and config files."""
-    from certplan.ops.schema import json_schema
+def schema(
+    kind: Annotated[str, typer.Option("--kind", help="spec (specs/*.toml) or config "
+                                                     "(certplan.toml).")] = "spec",
+) -> None:
+    """Print the JSON Schema of spec files or of certplan.toml, for editors (taplo)."""
+    from certplan.ops.schema import KINDS, json_schema
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+    if kind not in KINDS:
+        fail(f"--kind {kind!r}: choose {' or '.join(KINDS)}")
+    typer.echo(json.dumps(json_schema(kind), indent=2))

@@ -14,6 +14,7 @@ from certplan.model.errors import CertplanError, InputError, Problem
 
 if TYPE_CHECKING:
     from certplan.core.plan import Plan
+    from certplan.model.observed import Observations
     from certplan.model.project import Project
     from certplan.model.records import State
     from certplan.store.base import StateBackend
@@ -127,9 +128,11 @@ def _reload_state(backend: StateBackend) -> State:
 def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all: bool,
                at: str | None, refresh: bool,
                loaded: tuple[Project, State] | None = None,
-               offline: bool = False) -> tuple[Project, State, Plan]:
+               offline: bool = False,
+               probe: bool = False) -> tuple[Project, State, Plan]:
     """Plan from `loaded` (project, state), or from what `_load()` reads; `offline`:
-    without looking at installed targets or the network (plan --offline)."""
+    without looking at installed targets or the network (plan --offline); `probe`:
+    ask each verified endpoint what it serves (apply, `plan --probe`)."""
     from certplan.core.plan import make_plan
     from certplan.observe.gather import observe
 
@@ -140,9 +143,18 @@ def _make_plan(targets: list[str] | None, replace: list[str] | None, replace_all
             raise CertplanError(f"no certificate named {name!r} "
                                 f"(known: {', '.join(sorted(known)) or 'none'})")
     obs = observe(project, state.records, refresh_ari=refresh, offline=offline)
-    plan = make_plan(project.desired, state.records, obs, _now(at), replace=replace or (),
-                     replace_all=replace_all, targets=targets or None,
-                     broken=state.broken_reasons())
+    now, broken = _now(at), state.broken_reasons()
+
+    def plan_from(seen: Observations) -> Plan:
+        return make_plan(project.desired, state.records, seen, now, replace=replace or (),
+                         replace_all=replace_all, targets=targets or None, broken=broken)
+
+    if probe:
+        from certplan.ops.probe import with_probe
+
+        _, plan = with_probe(plan_from, obs, project, state.records)
+    else:
+        plan = plan_from(obs)
     from certplan.ops.ratelimits import with_rate_limits
 
     return project, state, with_rate_limits(plan, project)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from certplan.core.pending import open_order_reason
 from certplan.core.policy import Schedule, day, moment, schedule
 from certplan.model.installed import Observed
-from certplan.model.observed import Observations
+from certplan.model.observed import Observations, Served
 from certplan.model.project import Desired
 from certplan.model.records import CertRecord, InstallRecord
 from certplan.model.spec import CertSpec, InstallTarget
@@ -54,9 +54,18 @@ class Change:
     # what a remove would touch, from state (apply still asks the host for proof)
     delete_paths: tuple[str, ...] = ()
     revoke_serial: str | None = None
+    # install targets whose check, reload and verify run even when the files on disk
+    # match: what their endpoint serves is not the current certificate (a probe)
+    force_targets: tuple[int, ...] = ()
     # every place an issue, renew or install writes: derived from the specs (which a
     # saved plan is bound to), shown for review, not a decision: left out of equality
     writes: tuple[str, ...] = field(default=(), compare=False)
+    # why renew_at is when it is (the rule that set it, e.g. "1/3 of the lifetime left"),
+    # for `show` and `list`; an explanation, not a decision: left out of equality
+    renew_why: str | None = field(default=None, compare=False)
+    # (install target, step, what runs) for each step after writing: `check` and
+    # `reload` commands, a verifying handshake (InstallTarget.steps); shown for review
+    runs: tuple[tuple[int, str, str], ...] = field(default=(), compare=False)
 
     @property
     def reason(self) -> str:
@@ -70,6 +79,7 @@ class Plan:
     noops: tuple[Change, ...]
     warnings: tuple[str, ...] = ()
     ari_refreshed: bool = False
+    probed: bool = False  # what verified endpoints serve was asked (Observations.served)
     # (certificate, why) for each whose state record does not load: not planned, and
     # nothing is done to it; the others are planned as usual
     problems: tuple[tuple[str, str], ...] = ()
@@ -111,9 +121,11 @@ def _forced(d: Desired, rec: CertRecord) -> list[str]:
     return reasons
 
 
-def _install_reasons(spec: CertSpec, rec: CertRecord,
-                     seen: Mapping[tuple[str, int], Observed]) -> tuple[list[str], list[int]]:
-    reasons, targets = [], []
+def _install_reasons(spec: CertSpec, rec: CertRecord, seen: Mapping[tuple[str, int], Observed],
+                     served: Mapping[tuple[str, int], Served],
+                     ) -> tuple[list[str], list[int], list[int]]:
+    """Why each target is installed again; the targets; those to force (served)."""
+    reasons, targets, forced = [], [], []
     for i, target in enumerate(spec.install):
         label = f"install[{i}]"
         done = rec.installs[i] if i < len(rec.installs) else None
@@ -128,12 +140,28 @@ def _install_reasons(spec: CertSpec, rec: CertRecord,
         elif done.installer != target.type or not target.same_definition(done.digest):
             why = f"{label}: target changed"
         else:
-            drift = _drift(done, seen.get((spec.name, i)))
+            drift = drift_reason(done, seen.get((spec.name, i)))
             why = f"{label}: {drift}" if drift else None
+        wrong = _served_reason(served.get((spec.name, i)), rec) \
+            if done is not None and done.status == "installed" else None
+        if wrong:
+            why = f"{why}; {wrong}" if why else f"{label}: {wrong}"
+            forced.append(i)
         if why:
             reasons.append(why)
             targets.append(i)
-    return reasons, targets
+    return reasons, targets, forced
+
+
+def _served_reason(served: Served | None, rec: CertRecord) -> str | None:
+    """Why the endpoint a probe asked shows the install is not in effect; None if it is."""
+    cert = rec.certificate
+    if served is None or cert is None or served.serial == cert.serial.lower():
+        return None
+    if served.serial is None:
+        return f"{served.url} did not answer: {served.error} (check, reload and verify run again)"
+    return (f"{served.url} serves serial {served.serial}, current {cert.serial} "
+            f"(check, reload and verify run again)")
 
 
 def _serial_reason(installed: str, current: str) -> str:
@@ -141,7 +169,7 @@ def _serial_reason(installed: str, current: str) -> str:
     return f"{was}, current {current} (check, reload and verify run again)"
 
 
-def _drift(done: InstallRecord, now: Observed | None) -> str | None:
+def drift_reason(done: InstallRecord, now: Observed | None) -> str | None:
     """How what is installed now differs from what was recorded: the first part
     (in name order) that is missing or changed; None when nothing did."""
     if now is not None and now.fingerprint == done.fingerprint:
@@ -192,12 +220,18 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
     spec = d.spec
     renew_at: datetime | None = None
     not_after: datetime | None = None
+    renew_why: str | None = None
 
-    def mk(action: Action, *why: str, targets: tuple[int, ...] = ()) -> Change:
+    def mk(action: Action, *why: str, targets: tuple[int, ...] = (),
+           force: tuple[int, ...] = ()) -> Change:
+        if action in (Action.ISSUE, Action.RENEW):  # a new certificate goes everywhere
+            targets = tuple(range(len(spec.install)))
         return Change(name=spec.name, action=action, reasons=why,
                       domains=tuple(spec.domains), ca=spec.ca[0] if spec.ca else None,
                       key=spec.key, renew_at=renew_at, not_after=not_after,
-                      install_targets=targets, writes=_writes(d, action, targets))
+                      install_targets=targets, force_targets=force,
+                      writes=_writes(d, action, targets),
+                      renew_why=renew_why, runs=_runs(d, action, targets))
 
     if rec is None:
         return mk(Action.ISSUE, "new certificate")
@@ -215,7 +249,7 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return mk(Action.ISSUE, f"serial {cert.serial} was revoked "
                                 f"{day(rec.revoked.revoked_at)} ({rec.revoked.reason})")
     sch = _schedule_for(d, rec, obs)
-    renew_at, not_after = sch.renew_at, cert.not_after
+    renew_at, not_after, renew_why = sch.renew_at, cert.not_after, sch.detail
     if rec.pending_order is not None:
         return mk(Action.RENEW, open_order_reason(rec.pending_order, spec, d.directories))
     if forced:
@@ -224,9 +258,9 @@ def _plan_one(d: Desired, rec: CertRecord | None, obs: Observations, now: dateti
         return mk(Action.RENEW, f"expired {moment(cert.not_after)}")
     if now >= sch.renew_at:
         return mk(Action.RENEW, _renew_reason(sch, obs, spec.name))
-    inst_reasons, targets = _install_reasons(spec, rec, obs.installs)
+    inst_reasons, targets, force = _install_reasons(spec, rec, obs.installs, obs.served)
     if inst_reasons:
-        return mk(Action.INSTALL, *inst_reasons, targets=tuple(targets))
+        return mk(Action.INSTALL, *inst_reasons, targets=tuple(targets), force=tuple(force))
     note = f"next renewal {moment(sch.renew_at)} ({sch.detail}); expires {day(cert.not_after)}"
     if spec.name in obs.ari_notes:
         note += f"; ARI: {obs.ari_notes[spec.name]}"
@@ -250,6 +284,13 @@ def _writes(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[str, 
         return tuple(place for _, place in d.writes)
     written = _written(d, action, targets)
     return tuple(place for t, place in d.writes if t in written)
+
+
+def _runs(d: Desired, action: Action, targets: tuple[int, ...]) -> tuple[tuple[int, str, str],
+                                                                        ...]:
+    if action in (Action.NOOP, Action.REMOVE) or not targets:
+        return ()
+    return tuple((i, step, what) for i in targets for step, what in d.spec.install[i].steps())
 
 
 def _target_notes(d: Desired, change: Change) -> list[str]:
@@ -330,5 +371,5 @@ def make_plan(desired: Sequence[Desired], records: Mapping[str, CertRecord],
     changes.sort(key=lambda c: (ORDER.index(c.action), c.name))
     return Plan(now=now, changes=tuple(c for c in changes if c.action is not Action.NOOP),
                 noops=tuple(c for c in changes if c.action is Action.NOOP),
-                warnings=tuple(warnings), ari_refreshed=obs.ari_refreshed,
+                warnings=tuple(warnings), ari_refreshed=obs.ari_refreshed, probed=obs.probed,
                 problems=tuple((n, why) for n, why in sorted(broken.items()) if chosen(n)))

@@ -6,7 +6,7 @@ digest of the inputs, are the caller's (`certplan.ops.planfiles`).
 
     {"kind": "certplan-saved-plan", "version": 3,
      "lineage": ..., "serial": ..., "inputs_sha256": ..., "changes_sha256": ...,
-     "generated_at": RFC 3339, "ari_refreshed": bool, "warnings": [...],
+     "generated_at": RFC 3339, "ari_refreshed": bool, "probed": bool, "warnings": [...],
      "changes": [{"name", "action", "reasons", "domains", "ca", "key", "renew_at",
                   "not_after", "install_targets", "revoke", "delete_files",
                   "delete_paths", "revoke_serial"}, ...]}
@@ -22,6 +22,11 @@ serial a remove touches. Only the explanation may differ (reasons, renew_at,
 not_after: ARI windows move and time passes). A change that is due now but not
 in the file is left for the next plan; a change in the file that certplan
 would not make now refuses the whole file, naming the first difference.
+
+A plan made with `plan --probe` (what verified endpoints serve) is matched
+against a plan made now with a probe too, one made without (CI) against one made
+without (`probed`; absent in files from before it: false): what an endpoint
+serves never refuses a plan that could not know it (see ops.planfiles).
 """
 
 from __future__ import annotations
@@ -95,6 +100,7 @@ def encode_plan(plan: Plan, stamp: Stamp) -> bytes:
         "kind": KIND, "version": VERSION,
         "lineage": stamp.lineage, "serial": stamp.serial, "inputs_sha256": stamp.inputs_sha256,
         "generated_at": iso(plan.now), "ari_refreshed": plan.ari_refreshed,
+        "probed": plan.probed,
         "warnings": list(plan.warnings),
         "changes": changes, "changes_sha256": changes_digest(changes),
     }
@@ -138,7 +144,7 @@ def decode_plan(data: bytes, now: Stamp, shown: str) -> Plan:
     except (KeyError, TypeError, ValueError) as exc:
         raise CertplanError(f"{shown}: saved plan is damaged ({exc})") from None
     return Plan(now=generated, changes=changes, noops=(), warnings=warnings,
-                ari_refreshed=bool(doc.get("ari_refreshed")))
+                ari_refreshed=bool(doc.get("ari_refreshed")), probed=doc.get("probed") is True)
 
 
 def match_current(saved: Plan, now: Plan, shown: str) -> Plan:
@@ -164,7 +170,7 @@ def match_current(saved: Plan, now: Plan, shown: str) -> Plan:
                                     f"applied (run `certplan plan --out` again)")
         out.append(fresh)
     return Plan(now=now.now, changes=tuple(out), noops=(), warnings=now.warnings,
-                ari_refreshed=now.ari_refreshed)
+                ari_refreshed=now.ari_refreshed, probed=now.probed)
 
 
 def _shown(value: Any) -> str:

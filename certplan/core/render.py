@@ -78,8 +78,10 @@ def problem_lines(plan: Plan) -> list[str]:
 
 
 def _writes_lines(change: Change) -> tuple[str, ...]:
-    """"writes PATH", one per place the change writes (text and markdown alike)."""
-    return tuple(f"writes {place}" for place in change.writes)
+    """"writes PATH", one per place the change writes, then "install[N] STEP: WHAT" for
+    each command or check that runs on the host afterwards (text and markdown alike)."""
+    return tuple(f"writes {place}" for place in change.writes) + tuple(
+        f"install[{i}] {step}: {what}" for i, step, what in change.runs)
 
 
 _md = markdown
@@ -126,6 +128,7 @@ def change_json(c: Change) -> dict[str, Any]:
         "delete_paths": list(c.delete_paths),
         "revoke_serial": c.revoke_serial,
         "writes": list(c.writes),
+        "runs": [{"install_target": i, "step": step, "run": what} for i, step, what in c.runs],
     }
 
 

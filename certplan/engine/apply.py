@@ -19,7 +19,7 @@ from certplan.engine.sessions import Sessions
 from certplan.installers import INSTALLERS
 from certplan.model.crypto import cert_info, load_key, split_chain, verify_issued
 from certplan.model.errors import CertplanError
-from certplan.model.installed import Material
+from certplan.model.installed import Material, sni_name
 from certplan.model.project import Desired, Project
 from certplan.model.records import CertFacts, CertRecord, InstallRecord, PendingOrder, State
 from certplan.model.spec import InstallTarget
@@ -194,11 +194,12 @@ class Applier:
 
     def _install(self, desired: Desired, key_pem: bytes, fullchain: bytes,
                  which: range | tuple[int, ...], record: CertRecord,
-                 source: str) -> tuple[list[InstallRecord], str]:
+                 source: str, forced: tuple[int, ...] = ()) -> tuple[list[InstallRecord], str]:
         """Install `which` targets; each record says the serial it installed, and is
         made only once the installer's check, reload and verify succeeded. A target
         not yet installed with this serial is installed with force (check, reload
-        and verify run even when the bytes on disk are already the new ones)."""
+        and verify run even when the bytes on disk are already the new ones); so is
+        each of `forced` (its endpoint serves another certificate)."""
         targets = desired.spec.install
         installs: list[InstallRecord | None] = list(current_installs(targets, record.installs))
         installs = (installs + [None] * len(targets))[:len(targets)]
@@ -210,7 +211,7 @@ class Applier:
                 installs[i] = rec
             return [r for r in installs if r is not None], f"nothing installed: {exc}"
         leaf, chain = split_chain(fullchain)
-        material = Material(key_pem, leaf, chain, fullchain, _sni_name(desired.spec.domains))
+        material = Material(key_pem, leaf, chain, fullchain, sni_name(desired.spec.domains))
         failures: list[tuple[int, str]] = []
 
         def one(i: int) -> None:
@@ -218,7 +219,7 @@ class Applier:
             self.log(f"{desired.spec.name}: installing install[{i}] ({target.type})")
             # (serial None: recorded before serials were; trusted, as the plan does)
             force = done is None or done.status != "installed" \
-                or done.serial not in (None, serial)
+                or done.serial not in (None, serial) or i in forced
             try:
                 result = INSTALLERS.get(target.type)().install(target, material, force=force)
             except Exception as exc:  # the installer put back what was there
@@ -265,7 +266,8 @@ class Applier:
                 f"{record.certificate.serial}; nothing installed (run `certplan apply "
                 f"--replace {change.name}`)")
         installs, failures = self._install(desired, current[0], current[1],
-                                           change.install_targets, record, source)
+                                           change.install_targets, record, source,
+                                           change.force_targets)
         self._save(record.model_copy(update={"installs": installs}))
         if failures:
             return Outcome(change.name, change.action, False, failures,
@@ -344,9 +346,3 @@ def _providers(project: Project) -> dict[str, object]:
 
     return {name: PROVIDERS.get(entry.type)(name, entry.config)
             for name, entry in project.config.providers.items()}
-
-
-def _sni_name(domains: list[str]) -> str:
-    """The name a verifying handshake asks for: the first name that is not a wildcard."""
-    plain = [d for d in domains if not d.startswith("*.")]
-    return plain[0] if plain else "certplan-verify." + domains[0][2:]

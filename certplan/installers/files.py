@@ -110,6 +110,17 @@ class FilesTarget(InstallTarget):
     digest_fields: ClassVar[tuple[str, ...]] = _PREVIOUS_DIGEST_FIELDS
     digest_version: ClassVar[int] = 1
 
+    def steps(self) -> list[tuple[str, str]]:
+        named = [("check", self.check), ("reload", self.reload)]
+        out = [(step, command) for step, command in named if command is not None]
+        if (tls := self.tls_endpoint()) is not None:
+            out.append(("verify", f"handshake {tls[0]}"
+                                  + (f" (SNI {self.verify_name})" if self.verify_name else "")))
+        return out
+
+    def tls_endpoint(self) -> tuple[str, str | None] | None:
+        return (self.verify, self.verify_name) if self.verify is not None else None
+
     _modes = field_validator("key_mode", "cert_mode", mode="before")(
         classmethod(lambda cls, v: _check_mode(v))
     )

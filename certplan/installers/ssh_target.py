@@ -135,6 +135,19 @@ class SshTarget(FilesTarget):
                         str(Path(self.known_hosts).expanduser().absolute())
                         if self.known_hosts else None)
 
+    def steps(self) -> list[tuple[str, str]]:
+        """As a files target's, the commands run on the ssh host."""
+        return [(step, what if step == "verify" else f"{what} (on {self.host})")
+                for step, what in super().steps()]
+
+    def tls_endpoint(self) -> tuple[str, str | None] | None:
+        """`verify` with ":PORT" meaning the ssh host (what check --probe asks)."""
+        address = self.verify_address()
+        if address is None:
+            return None
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        return f"{host}:{address.port}", self.verify_name
+
     def verify_address(self) -> HostPort | None:
         """Where the verifying handshake goes (":PORT": the ssh host)."""
         if self.verify is None:

@@ -7,24 +7,47 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from certplan.model.errors import InstallError
 from certplan.model.hostport import parse_hostport
 
 
-def served_leaf(host: str, port: int, server_name: str, timeout: float) -> bytes:
-    """DER of the leaf certificate presented to a fresh handshake (not verified:
-    we compare it byte for byte with what we installed)."""
+@contextmanager
+def handshake(host: str, port: int, server_name: str, timeout: float) -> Iterator[ssl.SSLSocket]:
+    """A fresh TLS handshake asking for `server_name`, nothing verified: the callers
+    compare what is presented with what certplan installed or recorded."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with socket.create_connection((host, port), timeout=timeout) as sock:
         with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
-            der = tls.getpeercert(binary_form=True)
+            yield tls
+
+
+def served_leaf(host: str, port: int, server_name: str, timeout: float) -> bytes:
+    """DER of the leaf certificate presented to a fresh handshake (not verified:
+    we compare it byte for byte with what we installed)."""
+    with handshake(host, port, server_name, timeout) as tls:
+        der = tls.getpeercert(binary_form=True)
     if not der:
         raise OSError("the server presented no certificate")
     return der
+
+
+def presented_chain(tls: ssl.SSLSocket) -> list[bytes]:
+    """DER of every certificate the server sent, leaf first, as sent (unverified).
+    Public as SSLSocket.get_unverified_chain from Python 3.13; 3.10 to 3.12 have the
+    same method on the socket's internal SSL object."""
+    public = getattr(tls, "get_unverified_chain", None)
+    if public is not None:
+        return [bytes(der) for der in public() or []]
+    import _ssl
+
+    internal = getattr(tls, "_sslobj", None)
+    certs = internal.get_unverified_chain() if internal is not None else None
+    return [cert.public_bytes(_ssl.ENCODING_DER) for cert in certs or []]
 
 
 def wait_served(address: str, name: str, leaf_der: bytes, deadline: float,

@@ -1,4 +1,5 @@
-"""certplan.toml: defaults, CA accounts, DNS providers, DNS and http-01 settings, paths.
+"""certplan.toml: defaults, CA accounts, DNS providers, DNS and http-01 settings, paths,
+notifications.
 
 Models only; reading the file and collecting problems is `certplan.load`.
 """
@@ -11,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from certplan.model.base import InputModel
 from certplan.model.dns import DnsSettings
+from certplan.model.notify import NotifySettings
 from certplan.model.presets import PRESETS
 from certplan.model.secrets import SecretRef
 from certplan.model.spec import KeyType, ca_list
@@ -23,7 +25,8 @@ class Defaults(InputModel):
     renew_before_days: int | None = Field(default=None, ge=1, le=365)
     agree_tos: bool = False
 
-    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
+    _ca = field_validator("ca", mode="before", json_schema_input_type=str | list[str] | None)(
+        classmethod(lambda cls, v: ca_list(v)))
 
     @field_validator("email")
     @classmethod
@@ -108,6 +111,7 @@ class Config(InputModel):
     http01: Http01Settings = Field(default_factory=Http01Settings)
     paths: Paths = Field(default_factory=Paths)
     state: StateSettings = Field(default_factory=StateSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 def ca_directory(config: Config, name: str) -> str | None:

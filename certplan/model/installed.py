@@ -25,6 +25,13 @@ def fingerprint_of(parts: Mapping[str, str | None]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
+def sni_name(domains: list[str]) -> str:
+    """The name a verifying handshake asks for: the first name that is not a wildcard
+    (apply's verify and the probe before planning ask the same)."""
+    plain = [d for d in domains if not d.startswith("*.")]
+    return plain[0] if plain else "certplan-verify." + domains[0][2:]
+
+
 @dataclass(frozen=True)
 class Material:
     """A certificate to install: PEM bytes, and the name a verifying handshake asks for."""

@@ -1,7 +1,8 @@
 """What was observed before planning, handed to the pure planner.
 
 Gathered by `certplan.observe` (installed targets, asked of their installers;
-ARI windows); the planner only reads it.
+ARI windows; with a probe, what each verified endpoint serves); the planner only
+reads it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ class AriWindow:
 
 
 @dataclass(frozen=True)
+class Served:
+    """What a TLS handshake to an install target's `verify` endpoint found: the serial
+    of the leaf it presented, or why it did not answer (serial None)."""
+
+    url: str  # "https://HOST:PORT", as the plan names it
+    serial: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Observations:
     """What was looked at before planning."""
 
@@ -32,3 +43,7 @@ class Observations:
     ari: Mapping[str, AriWindow] = field(default_factory=dict)  # certificate name -> window
     ari_notes: Mapping[str, str] = field(default_factory=dict)  # name -> why no window
     ari_refreshed: bool = False
+    # (certificate name, install index) -> what its verify endpoint serves; only
+    # with a probe (apply, `plan --probe`), never in a plain plan
+    served: Mapping[tuple[str, int], Served] = field(default_factory=dict)
+    probed: bool = False

@@ -141,6 +141,17 @@ class InstallTarget(InputModel):
         (an installer may also accept the forms that earlier versions recorded)."""
         return recorded == self.digest()
 
+    def steps(self) -> list[tuple[str, str]]:
+        """(step, what it runs or asks) for each step an install of this target runs
+        after writing, in order, e.g. ("check", "nginx -t"): shown in plans for review.
+        An installer's target model says; none by default."""
+        return []
+
+    def tls_endpoint(self) -> tuple[str, str | None] | None:
+        """The TLS endpoint serving this target's certificate, as (HOST:PORT, SNI name
+        or None for the certificate's own), which `check --probe` asks; None: none."""
+        return None
+
 
 _PROJECTIONS: dict[type[InstallTarget], tuple[tuple[str, Any], ...]] = {}
 
@@ -220,7 +231,8 @@ class CertSpec(InputModel):
             out.append(name)
         return out
 
-    _ca = field_validator("ca", mode="before")(classmethod(lambda cls, v: ca_list(v)))
+    _ca = field_validator("ca", mode="before", json_schema_input_type=str | list[str] | None)(
+        classmethod(lambda cls, v: ca_list(v)))
 
     @field_validator("challenge")
     @classmethod

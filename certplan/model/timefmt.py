@@ -2,8 +2,8 @@
 
 - `iso`: ISO 8601 as Python writes it, "2026-12-24T13:05:00+00:00"; what
   certplan writes for itself to read back (saved plans, the ARI cache).
-- `iso_z`: ISO 8601 with UTC written "Z", "2026-12-24T13:05:00Z"; JSON for
-  people and tools (`plan --format json`).
+- `iso_z`: RFC 3339 in UTC written "Z", whole seconds, "2026-12-24T13:05:00Z";
+  JSON for people and tools (`plan`, `list`, `show`, `check` with `--format json`).
 - `minutes`: "2026-12-24 13:05"; the `list` views, where seconds are noise.
 
 Each takes None through as None, so optional fields need no test at each use.
@@ -11,7 +11,7 @@ Each takes None through as None, so optional fields need no test at each use.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import overload
 
 
@@ -28,7 +28,11 @@ def iso_z(value: datetime) -> str: ...
 @overload
 def iso_z(value: None) -> None: ...
 def iso_z(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 @overload

@@ -28,7 +28,7 @@ class ExecConfig(ProviderConfig):
     timeout: float = Field(default=60.0, gt=0, le=3600)
     env: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("command", mode="before")
+    @field_validator("command", mode="before", json_schema_input_type=str | list[str])
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

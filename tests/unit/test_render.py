@@ -32,8 +32,14 @@ def all_actions_plan() -> Plan:
                                              "api.e.example.com"], install=[target(5)]))
     short = desired("f-short", ["f.example.com"])
     recs["f-short"] = record(short, not_before=NOW - DAY / 4, lifetime=DAY)
+    # an issue and a renewal with commands: the plan lists every target and what runs
+    hooks = desired("g-hooks", ["g.example.com"], install=[target(
+        8, check="nginx -t", reload="nginx -s reload", verify="127.0.0.1:443")])
+    due = desired("h-due", ["h.example.com"], install=[
+        target(9, check="apachectl configtest", reload="apachectl graceful"), target(10)])
+    recs["h-due"] = record(due, not_before=NOW - 80 * DAY)
     files = {"/srv/t5/site.key": None, "/srv/t5/fullchain.pem": "sha-of-/srv/t5/fullchain.pem"}
-    return make_plan([*specs, two, short], recs, observed(files, two), NOW)
+    return make_plan([*specs, two, short, hooks, due], recs, observed(files, two), NOW)
 
 
 HOSTILE_URL = "https://ca.test/why ![img](https://evil.test/p.png) <img src=x> [t](u)"
@@ -90,12 +96,34 @@ def test_text_legend_lists_only_present_actions() -> None:
 def test_json_structure() -> None:
     doc = json.loads(RENDERERS["json"](all_actions_plan(), False))
     assert doc["format_version"] == 1
-    assert doc["summary"] == {"issue": 2, "renew": 1, "install": 2, "remove": 1}
+    assert doc["summary"] == {"issue": 3, "renew": 2, "install": 2, "remove": 1}
     for change in doc["changes"]:
         assert {"certificate", "action", "reason", "domains"} <= set(change)
         assert isinstance(change["domains"], list) and change["reason"]
     assert [c["certificate"] for c in doc["unchanged"]] == ["d-ok", "f-short"]
     assert doc == plan_json(all_actions_plan()) | {}  # same data, serialisable
+
+
+def test_issue_and_renew_list_their_targets_and_what_runs() -> None:
+    """A reviewer sees, for a new certificate too, every target and every command that
+    will run on the host (the JSON plan had `install_targets: []` for these)."""
+    doc = json.loads(RENDERERS["json"](all_actions_plan(), False))
+    by = {c["certificate"]: c for c in doc["changes"]}
+    assert by["g-hooks"]["install_targets"] == [0]
+    assert by["g-hooks"]["runs"] == [
+        {"install_target": 0, "step": "check", "run": "nginx -t"},
+        {"install_target": 0, "step": "reload", "run": "nginx -s reload"},
+        {"install_target": 0, "step": "verify", "run": "handshake 127.0.0.1:443"}]
+    assert by["h-due"]["action"] == "renew" and by["h-due"]["install_targets"] == [0, 1]
+    assert [r["run"] for r in by["h-due"]["runs"]] == ["apachectl configtest",
+                                                      "apachectl graceful"]
+    assert by["h-due"]["writes"] == ["/srv/t9/site.key", "/srv/t9/fullchain.pem",
+                                     "/srv/t10/site.key", "/srv/t10/fullchain.pem"]
+    assert by["a-new"]["install_targets"] == [] and by["a-new"]["runs"] == []  # no target
+    text = render_text(all_actions_plan())
+    assert "install[0] check: nginx -t" in text and "install[0] reload: nginx -s reload" in text
+    md = RENDERERS["markdown"](all_actions_plan(), False)
+    assert "install\\[0\\] check: apachectl configtest" in md
 
 
 def test_summary_counts() -> None:
