@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -35,6 +36,7 @@ from certplan.ca.faults import (
 )
 from certplan.ca.polling import utc_minute
 from certplan.model.errors import AcmeError
+from certplan.model.trace import trace, tracing
 
 AccountKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -85,7 +87,13 @@ class RetryingNetwork(acme_client.ClientNetwork):
         try:
             response = super()._send_request(method, url, *args, **kwargs)
         except requests.exceptions.Timeout as error:
+            report_request(RequestEvent(method, url, None, None, "timed out"))
             raise CaTimeout(method, url, timeout, by_deadline) from error
+        except requests.exceptions.RequestException as error:
+            report_request(RequestEvent(method, url, None, None, _connection_reason(error)))
+            raise
+        if tracing():
+            report_request(RequestEvent.of(response))
         hit = rate_limit_of(response)
         if hit is not None:
             if self.stopped is None:
@@ -151,6 +159,44 @@ class RetryingNetwork(acme_client.ClientNetwork):
         if content_type == cls.JSON_CONTENT_TYPE and body is None:
             raise HttpFailure(HttpAnswer.of(response), not_json=True)
         return response
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    """One request to the CA as `apply -v` shows it: method, URL, HTTP status and the
+    problem type of an error answer. Nothing of the JWS body (payload, signature, key)
+    and nothing of a successful answer's body (a challenge token) is kept."""
+
+    method: str
+    url: str
+    status: int | None
+    problem_type: str | None
+    failure: str = ""  # no answer: why
+
+    @classmethod
+    def of(cls, response: requests.Response) -> RequestEvent:
+        problem_type = None
+        if response.status_code >= 400 and "problem+json" in \
+                response.headers.get("Content-Type", ""):
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("type"), str):
+                problem_type = body["type"]
+        return cls(response.request.method or "?", response.url, response.status_code,
+                   problem_type)
+
+    def line(self) -> str:
+        if self.status is None:
+            return f"ACME {self.method} {self.url}: no answer ({self.failure})"
+        text = f"ACME {self.method} {self.url} -> {self.status}"
+        return text + (f" {self.problem_type}" if self.problem_type else "")
+
+
+def report_request(event: RequestEvent) -> None:
+    """The request hook: tell the trace sink of this certificate (`apply -v`), if any."""
+    trace(event.line())
 
 
 def _problem(body: Any) -> messages.Error | None:

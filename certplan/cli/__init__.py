@@ -17,6 +17,7 @@ from certplan.cli import (  # noqa: F401  (register the commands)
     migrate,
     monitor,
     operate,
+    schedule,
     state,
 )
 from certplan.cli.common import app

@@ -24,6 +24,8 @@ from certplan.cli.common import (
     read_only_run,
     report,
 )
+from certplan.cli.output import LogFormatOpt, Output, QuietOpt, VerboseOpt
+from certplan.cli.progress import summary
 from certplan.model.errors import CertplanError
 
 RefreshOpt = Annotated[bool, typer.Option(
@@ -122,6 +124,7 @@ def apply(
     metrics_file: Annotated[Path | None, typer.Option(
         "--metrics-file", help="Then write Prometheus metrics here (node_exporter's "
         "textfile collector), atomically.")] = None,
+    log_format: LogFormatOpt = "text", verbose: VerboseOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Carry out the plan (or a saved plan), then record what was done."""
     from certplan.cli.operate import AfterApply
@@ -129,6 +132,7 @@ def apply(
 
     if planfile is not None and (target or replace or replace_all):
         fail("a saved plan is applied exactly: --target and --replace belong to `plan`")
+    out = Output.of(log_format, verbose, quiet)
     try:
         project, _ = _load()
         backend = _backend(project)
@@ -145,20 +149,21 @@ def apply(
             else:
                 _, _, the_plan = _make_plan(target, replace, replace_all, None, refresh,
                                             loaded=(project, state), probe=True)
-            typer.echo(render_text(the_plan), nl=False)
+            if not quiet:
+                typer.echo(render_text(the_plan), nl=False)
             # history, alerts and metrics once it ran (also for an empty plan)
             with AfterApply(project, backend, the_plan, metrics_file, refresh) as run:
                 if not the_plan.empty:
                     _confirm(auto_approve, planfile is not None)
                     run.outcomes = _run_apply(project, state, backend, the_plan, parallel,
-                                              timeout, ignore_rate_limit, lock_timeout)
+                                              timeout, ignore_rate_limit, lock_timeout, out)
             if the_plan.empty:
                 run.report_error()
                 exit_for_problems(the_plan)
                 return
     except CertplanError as exc:
         report(exc)
-    failed = _summary(run.outcomes)
+    failed = summary(run.outcomes, quiet, typer.echo)
     run.report_error()
     exit_for_problems(the_plan)
     if failed:
@@ -177,47 +182,22 @@ def _confirm(auto_approve: bool, saved: bool) -> None:
 
 def _run_apply(project: Project, state: State, backend: StateBackend, the_plan: Plan,
                parallel: int, timeout: float, ignore_rate_limit: bool = False,
-               lock_timeout: float = 0.0) -> list[Outcome]:
+               lock_timeout: float = 0.0, out: Output | None = None) -> list[Outcome]:
     from certplan.engine.apply import Applier
     from certplan.store.keystore import Keystore
 
+    out = out or Output.of("text", False, False)
     warning = Keystore(project.keystore_dir).gitignore_warning(project.root)
-    if warning:
+    if warning and not out.quiet:
         typer.echo(f"Warning: {warning}", err=True)
-    applier = Applier(project, state, store=backend,
-                      log=lambda line: typer.echo(line, err=True), timeout=timeout,
-                      ignore_rate_limit=ignore_rate_limit)
-    applier.lock_timeout = lock_timeout  # a shared backend: per certificate
-    return applier.run(the_plan, parallel=parallel)
-
-
-def _summary(outcomes: list[Outcome]) -> bool:
-    """Print what happened; True when a certificate failed."""
-    from dataclasses import replace
-
-    from tabulate import tabulate
-
-    from certplan.core.escape import plain
-
-    # details quote state (from git): control characters are shown, never sent
-    outcomes = [replace(o, name=plain(o.name), detail=plain(o.detail, newlines=True),
-                        left=plain(o.left)) for o in outcomes]
-    rows = [[o.name, o.action.value, _result(o), o.detail.splitlines()[0]] for o in outcomes]
-    typer.echo("")
-    typer.echo(tabulate(rows, headers=["certificate", "action", "result", "detail"]))
-    failed = [o for o in outcomes if not o.ok]
-    for o in failed:
-        typer.echo(f"\n{o.name} ({o.action.value}) failed: {o.detail}")
-        if o.left:
-            typer.echo(f"  left as it was: {o.left}")
-    skipped = sum(_result(o) == "skipped" for o in outcomes)
-    typer.echo(f"\nApply: {len(outcomes) - len(failed) - skipped} done, {len(failed)} failed."
-               + (f" {skipped} skipped (another runner)." if skipped else ""))
-    return bool(failed)
-
-
-def _result(o: Outcome) -> str:
-    return "FAILED" if not o.ok else "skipped" if o.detail.startswith("skipped: ") else "ok"
+    with out.progress([c.name for c in the_plan.changes]) as progress:
+        applier = Applier(project, state, store=backend, log=progress.log, timeout=timeout,
+                          ignore_rate_limit=ignore_rate_limit,
+                          trace=progress.trace if out.verbose else None)
+        applier.lock_timeout = lock_timeout  # a shared backend: per certificate
+        outcomes = applier.run(the_plan, parallel=parallel)
+    progress.results(outcomes)
+    return outcomes
 
 
 @app.command("list")

@@ -45,8 +45,9 @@ class Applier:
 
     def __init__(self, project: Project, state: State, *, store: StateBackend, log: Log,
                  clock: Clock = lambda: datetime.now(UTC), timeout: float = 300.0,
-                 ignore_rate_limit: bool = False):
+                 ignore_rate_limit: bool = False, trace: Log | None = None):
         self.project = project
+        self.trace = trace  # `apply -v`: requests to the CA and DNS, as "NAME: ..." lines
         self.records = dict(state.records)
         self.store = store
         self.serial = state.serial  # what each write expects (compare-and-swap)
@@ -81,6 +82,14 @@ class Applier:
             self.standalone.close()
 
     def _one(self, change: Change) -> Outcome:
+        from certplan.model.trace import trace_scope
+
+        trace = self.trace
+        sink = None if trace is None else (lambda text: trace(f"{change.name}: {text}"))
+        with trace_scope(sink):  # in this worker thread: this certificate's requests
+            return self._one_traced(change)
+
+    def _one_traced(self, change: Change) -> Outcome:
         try:
             with self.store.lock_certificate(change.name, self.lock_timeout):
                 if change.action in (Action.ISSUE, Action.RENEW):

@@ -92,6 +92,9 @@ def zone_nameservers(zone: str, resolver: dns.resolver.Resolver,
     """Every (nameserver, address) of the zone; IPv4 addresses, IPv6 when there is no A."""
     import dns.exception
 
+    from certplan.model.trace import trace
+
+    trace(f"DNS NS {zone} via {describe_resolver(resolver)}")
     try:
         answer = resolver.resolve(zone, "NS", lifetime=lifetime)
     except dns.exception.DNSException as exc:
@@ -113,6 +116,17 @@ def zone_nameservers(zone: str, resolver: dns.resolver.Resolver,
 
 def query_txt(address: str, port: int, name: str, timeout: float) -> tuple[set[str] | None, str]:
     """Ask one server directly. Returns (values or None, what it answered, for messages)."""
+    from certplan.model.trace import trace
+
+    values, said = _query_txt(address, port, name, timeout)
+    # the values themselves stay out of the trace (`apply -v`): a count says enough
+    answer = said if values is None else f"{len(values)} TXT value(s)"
+    trace(f"DNS TXT {name} @{address}:{port}: {answer}")
+    return values, said
+
+
+def _query_txt(address: str, port: int, name: str, timeout: float
+               ) -> tuple[set[str] | None, str]:
     import dns.exception
     import dns.flags
     import dns.message
