@@ -4,9 +4,6 @@ history; written atomically (a full disk leaves the previous file whole)."""
 
 from __future__ import annotations
 
-import errno
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.apply_project import CertplanProject, spec_toml
+from tests.servers.disk import fill
 from tests.servers.nginx import NginxServer
 from tests.servers.pebble import PebbleServer, start_pebble, write_listener_cert
 
@@ -137,30 +135,6 @@ def test_a_metrics_file_that_cannot_be_written_is_one_clear_error(
     assert "Traceback" not in done.stderr
     assert "Apply: 2 done, 0 failed." in done.stdout  # the apply itself is done and recorded
     assert project.state("web")["certificate"]["serial"]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
-                          str(mount)], capture_output=True, text=True)
-    assert res.returncode == 0, f"cannot mount a tmpfs (run the suite as root): {res.stderr}"
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
-
-
-def fill(folder: Path) -> None:
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"x" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
 
 
 def test_a_full_disk_leaves_the_previous_metrics_file_whole(

@@ -5,8 +5,6 @@ previous state as it was. The disk is a 64 KiB tmpfs mounted over the state fold
 
 from __future__ import annotations
 
-import errno
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,38 +13,10 @@ import pytest
 
 from tests.integration.apply_project import CertplanProject, spec_toml
 from tests.security.conftest import assert_refused
+from tests.servers.disk import fill
 from tests.servers.nginx import NginxServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
-                          str(mount)], capture_output=True, text=True)
-    # CI runs as root, where this works; anywhere else the test must fail, not skip
-    assert res.returncode == 0, f"cannot mount a tmpfs (run the suite as root): {res.stderr}"
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
-
-
-def _fill(folder: Path, leave: int = 0) -> None:
-    """Fill the file system of `folder`, then free `leave` bytes again."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"x" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    if leave:
-        os.truncate(filler, max(0, filler.stat().st_size - leave))
 
 
 @pytest.fixture
@@ -83,7 +53,7 @@ def on_small_disk(project: CertplanProject, site: NginxServer,
 def test_full_disk_at_lock_time(on_small_disk: CertplanProject) -> None:
     project = on_small_disk
     before = project.state_bytes()
-    _fill(project.root / "state")
+    fill(project.root / "state")
     out = assert_refused(project.apply("--replace", "web"), "state/.certplan.lock",
                          "No space left on device")
     assert "nothing was changed" in out
@@ -93,7 +63,7 @@ def test_full_disk_at_lock_time(on_small_disk: CertplanProject) -> None:
 def test_full_disk_while_the_state_is_written(on_small_disk: CertplanProject) -> None:
     project = on_small_disk
     before = project.state_bytes()
-    _fill(project.root / "state", leave=4096)  # room for the lock's PID, no more
+    fill(project.root / "state", leave=4096)  # room for the lock's PID, no more
     out = assert_refused(project.apply("--replace", "web"), "state/",
                          "No space left on device")
     assert "state is unchanged" in out
@@ -105,7 +75,7 @@ def test_plan_out_on_a_full_disk_or_a_missing_folder(project: CertplanProject,
                                                      site: NginxServer,
                                                      small_disk: Path) -> None:
     project.write_spec("web.toml", spec_toml("web", ["web.example.test"], site.webroot, site))
-    _fill(small_disk)
+    fill(small_disk)
     out = small_disk / "plan.json"
     assert_refused(project.run("plan", "--no-refresh", "--out", str(out)), str(out),
                    "cannot write the saved plan", "No space left on device")
