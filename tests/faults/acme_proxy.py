@@ -6,7 +6,8 @@ client speaks to the proxy exactly as to a CA. `mode` decides what the key chang
 request (RFC 8555 7.3.5, `/rollover-account-key` at Pebble) meets:
 
     "pass"       forwarded and answered
-    "slow"       forwarded (Pebble changes the key), the answer held back `delay` s
+    "slow"       forwarded (Pebble changes the key), the answer held back `delay` s;
+                 an answer that is not 200 (badNonce: nothing changed) is passed at once
     "lost"       not forwarded; the client waits `delay` s for nothing
     "down"       like "slow", and every later request is answered 503
 """
@@ -65,6 +66,10 @@ class AcmeProxy:
             self._settled.clear()
             try:
                 answer = self._forward(request)
+                if answer.status_code != 200:
+                    # Pebble changed nothing (a badNonce, say): the client must see it
+                    # at once and retry, as it would without the proxy
+                    return answer
                 self.key_changes += 1
                 self._down = self.mode == "down"
             finally:
