@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 from certplan.core.pending import open_order_mismatch
 from certplan.model.crypto import cert_info, csr_matches_key
@@ -68,6 +69,9 @@ def _check(client: AcmeClient, directory: str, spec: ResolvedSpec, record: CertR
     why = open_order_mismatch(pending, spec, (directory,))
     if why is not None:
         raise Dropped(why)
+    if _origin(pending.url) != _origin(directory):
+        # the URL comes from state (git): only the CA certplan.toml names is asked
+        raise Dropped(f"its URL is not on the CA's host ({_origin(directory)})")
     assert pending.csr_pem is not None
     csr_pem = pending.csr_pem.encode("ascii")
     key_pem = keystore.load_pending_key(spec.name)
@@ -122,6 +126,17 @@ def _ask(call: Callable[[], T], gone: str) -> T:
         if ca_refused(exc):
             raise Dropped(f"{gone}: {exc}") from exc
         raise
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a URL ("" when it has none)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").lower()
+    return f"{parts.scheme.lower()}://{host}:{port}" if host else ""
 
 
 def _csr_of(csr_pem: bytes, key_pem: bytes) -> bool:
