@@ -65,7 +65,12 @@ def proven_record(record: CertRecord, current: tuple[bytes, bytes] | None,
         raise CertplanError(f"{where}, field certificate.serial: the keystore holds no "
                             f"certificate for {record.name!r}, so nothing proves serial "
                             f"{cert.serial} is its own; not revoked")
-    held = cert_info(current[1]).serial
+    try:
+        held = cert_info(current[1]).serial
+    except ValueError as exc:
+        raise CertplanError(f"{where}: the keystore's fullchain.pem for {record.name!r} "
+                            f"cannot be read ({exc}), so nothing proves serial "
+                            f"{cert.serial} is its own; not revoked") from None
     if held != cert.serial.lower():
         raise CertplanError(f"{where}, field certificate.serial: the keystore's certificate "
                             f"for {record.name!r} is serial {held}, not {cert.serial}; "

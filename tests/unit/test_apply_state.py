@@ -60,3 +60,22 @@ def test_a_write_by_another_writer_is_never_overwritten(tmp_path: Path) -> None:
     assert "expected serial 1, found serial 2" in outcomes[0].detail
     state = state_of(project)
     assert set(state.records) == {"old", "other"} and state.serial == 2
+
+
+def test_a_damaged_keystore_chain_is_named_and_nothing_is_revoked() -> None:
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from certplan.engine.revocation import proven_record
+    from certplan.model.errors import CertplanError
+    from certplan.model.records import CertFacts, CertRecord
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    facts = CertFacts(serial="ab", not_before=now, not_after=now, issuer="CN=x",
+                      fingerprint_sha256="00", chain_pem="", issued_at=now)
+    record = CertRecord(name="www", domains=["www.example.test"], key_type="ec-256",
+                        ca="pebble", ca_directory="https://ca.test/dir", created_at=now,
+                        certificate=facts)
+    with pytest.raises(CertplanError, match="fullchain.pem for 'www' cannot be read"):
+        proven_record(record, (b"key", b"-----BEGIN CERTIFICATE-----\ngarbage\n"), "state www")
