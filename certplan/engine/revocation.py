@@ -67,7 +67,7 @@ def proven_record(record: CertRecord, current: tuple[bytes, bytes] | None,
                             f"{cert.serial} is its own; not revoked")
     try:
         held = cert_info(current[1]).serial
-    except ValueError as exc:
+    except (ValueError, CertplanError) as exc:
         raise CertplanError(f"{where}: the keystore's fullchain.pem for {record.name!r} "
                             f"cannot be read ({exc}), so nothing proves serial "
                             f"{cert.serial} is its own; not revoked") from None
