@@ -51,6 +51,11 @@ class CaConfig(InputModel):
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
+        if value is not None and "@" in value.split("/", 3)[2]:
+            # the directory URL is shown in messages and recorded in state: no login in it
+            raise ValueError("a directory URL carries no user or password (ACME "
+                             "authenticates with the account key; EAB with eab_kid and "
+                             "eab_hmac_key)")
         return value
 
     @model_validator(mode="after")

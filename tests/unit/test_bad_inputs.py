@@ -235,6 +235,11 @@ CASES = [
     Case("ca-directory-not-url", {C: config_with('"https://acme.internal.example/directory"',
                                                  '"acme.internal.example/directory"')},
          [f"{C}: ca.internal.directory: 'acme.internal.example/directory' is not an http(s) URL"]),
+    Case("ca-directory-with-login", {C: config_with(
+        '"https://acme.internal.example/directory"',
+        '"https://admin:hunter2@acme.internal.example/directory"')},
+         [f"{C}: ca.internal.directory: a directory URL carries no user or password (ACME "
+          "authenticates with the account key; EAB with eab_kid and eab_hmac_key)"]),
     Case("literal-tsig-secret", {C: config_with('{ env = "TSIG_SECRET" }', '"abc"')},
          [f"{C}: providers.bind.tsig_secret: " + 'secrets are never literals: write '
           '{ env = "VAR" } or { file = "/path" } instead']),
