@@ -11,12 +11,15 @@ needs a POSIX sh and GNU coreutils (stat -c, sha256sum, mv -T, timeout, base64).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 MARK = "certplan:"
 MAX_BYTES = 1 << 20  # as the files installer: nothing certplan writes comes near this
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_OCTAL = re.compile(r"[0-7]{1,4}")
 
 # what `look` says of a place that is no file certplan reads, in the planner's words
 REFUSED = {
@@ -72,9 +75,10 @@ def parse_look(out: str, count: int) -> list[Seen] | None:
     if len(lines) != count:
         return None
     seen = []
-    for line in lines:
-        word, *rest = line.split()
-        if word == "ok" and len(rest) == 6:
+    for line in lines:  # what a host says is checked, never trusted to be well formed
+        word, *rest = line.split() or [""]
+        if word == "ok" and len(rest) == 6 and _SHA256.fullmatch(rest[0]) \
+                and _OCTAL.fullmatch(rest[1]):
             sha, mode, uid, gid, user, group = rest
             seen.append(Seen("ok", sha, int(mode, 8), uid, gid, user, group))
         elif word in REFUSED or word == "missing":

@@ -68,3 +68,12 @@ def test_the_answers_of_the_remote_scripts() -> None:
     timed_out = parse_ran("ran reload 124 ")
     assert timed_out is not None and timed_out.code is None
     assert parse_ran("staged") is None
+
+
+def test_a_malformed_look_answer_is_no_answer_not_a_crash() -> None:
+    good = " 640 0 33 root www-data"
+    assert parse_look("certplan:\n", 1) is None  # a bare mark
+    assert parse_look("certplan:   \n", 1) is None
+    assert parse_look("certplan:ok " + "a" * 64 + " rw 0 33 root www-data\n", 1) is None
+    assert parse_look("certplan:ok " + "a" * 64 + " 999 0 33 root www-data\n", 1) is None
+    assert parse_look("certplan:ok nothex" + good + "\n", 1) is None
