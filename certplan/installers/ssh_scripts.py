@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 MARK = "certplan:"
 MAX_BYTES = 1 << 20  # as the files installer: nothing certplan writes comes near this
+STEPS = ("check", "reload")  # the steps a script runs (`ran STEP ...`)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OCTAL = re.compile(r"[0-7]{1,4}")
 
@@ -189,8 +190,8 @@ def parse_ran(line: str) -> Ran | None:
     word, _, rest = line.partition(" ")
     step, _, rest = rest.partition(" ")
     code, _, data = rest.partition(" ")
-    if word != "ran" or not code.isdigit():
-        return None
+    if word != "ran" or step not in STEPS or not code.isdigit():
+        return None  # the installer looks the step up on the target: only its own
     try:
         output = base64.b64decode(data.strip()).decode("utf-8", errors="replace")
     except (binascii.Error, ValueError):

@@ -77,3 +77,21 @@ def test_a_malformed_look_answer_is_no_answer_not_a_crash() -> None:
     assert parse_look("certplan:ok " + "a" * 64 + " rw 0 33 root www-data\n", 1) is None
     assert parse_look("certplan:ok " + "a" * 64 + " 999 0 33 root www-data\n", 1) is None
     assert parse_look("certplan:ok nothex" + good + "\n", 1) is None
+
+
+def test_only_the_steps_a_script_runs_are_answers() -> None:
+    # the installer looks a step up on the target (getattr): a host saying any other
+    # name must not reach it
+    assert parse_ran("ran host 0 ") is None
+    assert parse_ran("ran __class__ 1 ") is None
+    assert parse_ran("ran bogus 1 ") is None
+    assert parse_ran("ran reload 0 ") is not None
+
+
+def test_a_host_naming_an_unknown_step_gets_an_install_error() -> None:
+    from certplan.installers.ssh import _outcome
+    from certplan.model.errors import InstallError
+
+    t = target()
+    with pytest.raises(InstallError, match="ended early"):
+        _outcome(t.endpoint(), ["staged", "ran bogus 1 "], t)
