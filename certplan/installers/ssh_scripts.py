@@ -129,9 +129,13 @@ def _stage(writes: Sequence[Write], token: str) -> list[str]:
         folder = w.path.rpartition("/")[0] or "/"
         who = (w.owner or "") + (f":{w.group}" if w.group else "")
         text = w.data.decode("ascii")  # PEM
-        lines += [f"[ -d {q(folder)} ] || mkdir -p -m 0755 -- {q(folder)} || "
-                  f"die {q('cannot create folder ' + folder)}",
-                  f"printf '%s' {q(text)} > {new} && chmod {w.mode:04o} -- {new} || "
+        # each missing folder 0755, as the files installer's (mkdir -p would make the
+        # ones above the last with the umask's 0700)
+        parts = folder.split("/")
+        for f in ("/".join(parts[:i]) for i in range(2, len(parts) + 1)):
+            lines.append(f"[ -d {q(f)} ] || mkdir -m 0755 -- {q(f)} || "
+                         f"die {q('cannot create folder ' + f)}")
+        lines += [f"printf '%s' {q(text)} > {new} && chmod {w.mode:04o} -- {new} || "
                   f"die {q('cannot write ' + w.path)}"]
         if who:
             lines.append(f"chown -- {q(who)} {new} || die {q(f'cannot chown {who} {w.path}')}")

@@ -4,6 +4,8 @@ record from git may (not) make certplan connect to."""
 from __future__ import annotations
 
 import base64
+import stat
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -95,3 +97,18 @@ def test_a_host_naming_an_unknown_step_gets_an_install_error() -> None:
     t = target()
     with pytest.raises(InstallError, match="ended early"):
         _outcome(t.endpoint(), ["staged", "ran bogus 1 "], t)
+
+
+def test_the_staging_script_makes_each_missing_folder_0755(tmp_path: Path) -> None:
+    import subprocess
+
+    from certplan.installers.ssh_scripts import Write, transaction_script
+
+    place = tmp_path / "a" / "b" / "c" / "cert.pem"
+    script = transaction_script([Write(str(place), b"PEM\n", 0o644, None, None, False)],
+                                "t0", None, None, 5, keep_aside=False)
+    said = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True,
+                          check=False).stdout.decode()
+    assert "certplan:committed" in said and place.read_bytes() == b"PEM\n"
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
