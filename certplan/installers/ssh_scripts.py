@@ -11,12 +11,16 @@ needs a POSIX sh and GNU coreutils (stat -c, sha256sum, mv -T, timeout, base64).
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 MARK = "certplan:"
 MAX_BYTES = 1 << 20  # as the files installer: nothing certplan writes comes near this
+STEPS = ("check", "reload")  # the steps a script runs (`ran STEP ...`)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_OCTAL = re.compile(r"[0-7]{1,4}")
 
 # what `look` says of a place that is no file certplan reads, in the planner's words
 REFUSED = {
@@ -72,9 +76,10 @@ def parse_look(out: str, count: int) -> list[Seen] | None:
     if len(lines) != count:
         return None
     seen = []
-    for line in lines:
-        word, *rest = line.split()
-        if word == "ok" and len(rest) == 6:
+    for line in lines:  # what a host says is checked, never trusted to be well formed
+        word, *rest = line.split() or [""]
+        if word == "ok" and len(rest) == 6 and _SHA256.fullmatch(rest[0]) \
+                and _OCTAL.fullmatch(rest[1]):
             sha, mode, uid, gid, user, group = rest
             seen.append(Seen("ok", sha, int(mode, 8), uid, gid, user, group))
         elif word in REFUSED or word == "missing":
@@ -124,9 +129,13 @@ def _stage(writes: Sequence[Write], token: str) -> list[str]:
         folder = w.path.rpartition("/")[0] or "/"
         who = (w.owner or "") + (f":{w.group}" if w.group else "")
         text = w.data.decode("ascii")  # PEM
-        lines += [f"[ -d {q(folder)} ] || mkdir -p -m 0755 -- {q(folder)} || "
-                  f"die {q('cannot create folder ' + folder)}",
-                  f"printf '%s' {q(text)} > {new} && chmod {w.mode:04o} -- {new} || "
+        # each missing folder 0755, as the files installer's (mkdir -p would make the
+        # ones above the last with the umask's 0700)
+        parts = folder.split("/")
+        for f in ("/".join(parts[:i]) for i in range(2, len(parts) + 1)):
+            lines.append(f"[ -d {q(f)} ] || mkdir -m 0755 -- {q(f)} || "
+                         f"die {q('cannot create folder ' + f)}")
+        lines += [f"printf '%s' {q(text)} > {new} && chmod {w.mode:04o} -- {new} || "
                   f"die {q('cannot write ' + w.path)}"]
         if who:
             lines.append(f"chown -- {q(who)} {new} || die {q(f'cannot chown {who} {w.path}')}")
@@ -185,8 +194,8 @@ def parse_ran(line: str) -> Ran | None:
     word, _, rest = line.partition(" ")
     step, _, rest = rest.partition(" ")
     code, _, data = rest.partition(" ")
-    if word != "ran" or not code.isdigit():
-        return None
+    if word != "ran" or step not in STEPS or not code.isdigit():
+        return None  # the installer looks the step up on the target: only its own
     try:
         output = base64.b64decode(data.strip()).decode("utf-8", errors="replace")
     except (binascii.Error, ValueError):

@@ -4,6 +4,8 @@ record from git may (not) make certplan connect to."""
 from __future__ import annotations
 
 import base64
+import stat
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -68,3 +70,45 @@ def test_the_answers_of_the_remote_scripts() -> None:
     timed_out = parse_ran("ran reload 124 ")
     assert timed_out is not None and timed_out.code is None
     assert parse_ran("staged") is None
+
+
+def test_a_malformed_look_answer_is_no_answer_not_a_crash() -> None:
+    good = " 640 0 33 root www-data"
+    assert parse_look("certplan:\n", 1) is None  # a bare mark
+    assert parse_look("certplan:   \n", 1) is None
+    assert parse_look("certplan:ok " + "a" * 64 + " rw 0 33 root www-data\n", 1) is None
+    assert parse_look("certplan:ok " + "a" * 64 + " 999 0 33 root www-data\n", 1) is None
+    assert parse_look("certplan:ok nothex" + good + "\n", 1) is None
+
+
+def test_only_the_steps_a_script_runs_are_answers() -> None:
+    # the installer looks a step up on the target (getattr): a host saying any other
+    # name must not reach it
+    assert parse_ran("ran host 0 ") is None
+    assert parse_ran("ran __class__ 1 ") is None
+    assert parse_ran("ran bogus 1 ") is None
+    assert parse_ran("ran reload 0 ") is not None
+
+
+def test_a_host_naming_an_unknown_step_gets_an_install_error() -> None:
+    from certplan.installers.ssh import _outcome
+    from certplan.model.errors import InstallError
+
+    t = target()
+    with pytest.raises(InstallError, match="ended early"):
+        _outcome(t.endpoint(), ["staged", "ran bogus 1 "], t)
+
+
+def test_the_staging_script_makes_each_missing_folder_0755(tmp_path: Path) -> None:
+    import subprocess
+
+    from certplan.installers.ssh_scripts import Write, transaction_script
+
+    place = tmp_path / "a" / "b" / "c" / "cert.pem"
+    script = transaction_script([Write(str(place), b"PEM\n", 0o644, None, None, False)],
+                                "t0", None, None, 5, keep_aside=False)
+    said = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True,
+                          check=False).stdout.decode()
+    assert "certplan:committed" in said and place.read_bytes() == b"PEM\n"
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
