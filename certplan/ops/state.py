@@ -121,8 +121,10 @@ def _source_state(source: StateBackend) -> State:
 
 
 def _loaded(state: State) -> State:
-    if state.problems:
-        raise InputError(state.problems)
+    # a record that does not parse (State.broken) too: copied without it, the
+    # target would lose it (push replaces every row, pull leaves a stale file)
+    if state.all_problems():
+        raise InputError(state.all_problems())
     return state
 
 

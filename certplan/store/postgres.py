@@ -110,8 +110,12 @@ class PostgresBackend:
         rows.sort()  # by name, as the files backend lists them
         state = State(meta=None)
         if meta_row is not None and meta_row[1] is not None:
-            state.meta = StateMeta(format_version=meta_row[0], lineage=meta_row[1],
-                                   serial=meta_row[2])
+            try:
+                state.meta = StateMeta(format_version=meta_row[0], lineage=meta_row[1],
+                                       serial=meta_row[2])
+            except ValidationError as exc:  # e.g. written by a newer certplan
+                state.problems += problems_from(f"{self.describe()}, table meta", exc,
+                                                unknown_key=None)
         with gc_paused():
             for name, text, _ in rows:
                 record = self._parse(name, text, state.problems)

@@ -89,6 +89,15 @@ def connect(dsn: str, where: str) -> Connection[Any]:
     except ImportError:
         raise StateError(f"{where}: the postgres state backend needs psycopg 3: "
                          f"{INSTALL_HINT}") from None
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.Error:
+        # libpq quotes the token it could not parse, which may be the password
+        raise StateError(f"{where}: [state] dsn is not a valid PostgreSQL connection string "
+                         f"(key=value pairs or a postgresql:// URI; its text is not shown, "
+                         f"as it may hold the password)") from None
     try:
         return psycopg.connect(dsn, autocommit=True, application_name=runner_name(),
                                connect_timeout=15)

@@ -89,7 +89,7 @@ class RateLimits:
             raise RateLimitFileError(f"rate limit file {path}: {_why(exc)}") from None
         try:
             return RateLimit.from_json(data)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
             raise RateLimitFileError(f"rate limit file {path}: not a valid record ({exc})") \
                 from None
 

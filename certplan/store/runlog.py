@@ -118,7 +118,8 @@ def load_runlog(keystore_root: Path) -> RunLog:
         raise RunLogError(f"run history {path}: {_why(exc)}") from None
     try:
         return RunLog.from_json(data)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError,
+            RecursionError) as exc:  # Infinity, a year 0 in UTC, deep nesting
         raise RunLogError(f"run history {path}: not a valid record ({exc}); delete it to "
                           f"start a new one") from None
 
