@@ -44,6 +44,8 @@ def pull(project: Project, folder: Path, lock_timeout: float = 0.0) -> Moved:
 
 def push(project: Project, folder: Path, lock_timeout: float = 0.0) -> Moved:
     """A state folder (default: the project's) into the configured backend."""
+    if not folder.is_dir():  # its lock would create it (and a lock file in it)
+        raise CertplanError(f"state push {folder}: no such folder")
     target = open_state_backend(project)
     if not isinstance(target, PostgresBackend):
         raise CertplanError('`state push` copies a state folder into the configured backend, '

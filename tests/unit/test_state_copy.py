@@ -34,3 +34,17 @@ def test_a_broken_record_of_the_source_stops_the_copy(tmp_path: Path) -> None:
         _to_folder(source, tmp_path / "dst", 0.0)
     assert "mail.json" in str(caught.value.problems[0])
     assert not (tmp_path / "dst" / "web.json").exists()
+
+
+def test_push_of_a_folder_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "certplan", "init", str(tmp_path / "p")],
+                   check=True, capture_output=True)
+    typo = tmp_path / "typo"
+    res = subprocess.run([sys.executable, "-m", "certplan", "-C", str(tmp_path / "p"),
+                          "state", "push", str(typo)], capture_output=True, text=True)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert f"state push {typo}: no such folder" in res.stdout + res.stderr
+    assert not typo.exists()
