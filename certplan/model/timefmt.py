@@ -41,3 +41,11 @@ def minutes(value: datetime) -> str: ...
 def minutes(value: None) -> None: ...
 def minutes(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else None
+
+
+def parse_utc(text: object) -> datetime:
+    """A recorded ISO 8601 time that names its zone, in UTC (ValueError otherwise)."""
+    when = datetime.fromisoformat(str(text))
+    if when.tzinfo is None:
+        raise ValueError(f"time without a zone: {text!r}")
+    return when.astimezone(UTC)

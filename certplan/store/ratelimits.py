@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from certplan.model.errors import CertplanError
+from certplan.model.timefmt import parse_utc
 from certplan.store.atomic import atomic_write, ensure_private_dir
 from certplan.store.keystore import Keystore
-from certplan.store.safefs import UnsafePath, check_own_folder, read_regular
+from certplan.store.safefs import check_own_folder, os_reason, read_regular
 
 FOLDER = "ratelimits"
 MODE = 0o600
@@ -54,15 +55,8 @@ class RateLimit:
     def from_json(cls, data: bytes) -> RateLimit:
         doc = json.loads(data)
         return cls(ca=str(doc["ca"]), directory=str(doc["directory"]),
-                   until=_utc(doc["until"]), seen_at=_utc(doc["seen_at"]),
+                   until=parse_utc(doc["until"]), seen_at=parse_utc(doc["seen_at"]),
                    reason=str(doc.get("reason") or "")[:MAX_REASON])
-
-
-def _utc(text: object) -> datetime:
-    when = datetime.fromisoformat(str(text))
-    if when.tzinfo is None:
-        raise ValueError(f"time without a zone: {text!r}")
-    return when.astimezone(UTC)
 
 
 class RateLimits:
@@ -86,7 +80,7 @@ class RateLimits:
         except FileNotFoundError:
             return None
         except OSError as exc:  # UnsafePath included
-            raise RateLimitFileError(f"rate limit file {path}: {_why(exc)}") from None
+            raise RateLimitFileError(f"rate limit file {path}: {os_reason(exc)}") from None
         try:
             return RateLimit.from_json(data)
         except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
@@ -102,10 +96,8 @@ class RateLimits:
             check_own_folder(self.folder, "rate limit folder")
             atomic_write(path, limit.to_json().encode(), MODE)
         except OSError as exc:
-            raise RateLimitFileError(f"cannot record the rate limit in {path}: {_why(exc)}") \
+            raise RateLimitFileError(f"cannot record the rate limit in {path}: {os_reason(exc)}") \
                 from None
         return path
 
 
-def _why(exc: OSError) -> str:
-    return str(exc) if isinstance(exc, UnsafePath) else (exc.strerror or str(exc))

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from certplan.model.errors import CertplanError
+from certplan.model.timefmt import parse_utc
 from certplan.store.atomic import atomic_write
-from certplan.store.safefs import UnsafePath, check_own_folder, read_regular
+from certplan.store.safefs import check_own_folder, os_reason, read_regular
 
 FILE = "runs.json"
 MODE = 0o600
@@ -80,7 +81,7 @@ class RunLog:
                                             _time(c.get("reminded")))
         a = doc.get("last_apply")
         if a:
-            log.last_apply = LastApply(_need(a.get("started")), float(a["duration"]),
+            log.last_apply = LastApply(parse_utc(a.get("started")), float(a["duration"]),
                                        {str(k): int(v) for k, v in dict(a["counts"]).items()},
                                        bool(a["ok"]))
         return log
@@ -91,14 +92,7 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def _time(text: object) -> datetime | None:
-    return None if text is None else _need(text)
-
-
-def _need(text: object) -> datetime:
-    when = datetime.fromisoformat(str(text))
-    if when.tzinfo is None:
-        raise ValueError(f"time without a zone: {text!r}")
-    return when.astimezone(UTC)
+    return None if text is None else parse_utc(text)
 
 
 def runlog_path(keystore_root: Path) -> Path:
@@ -115,7 +109,7 @@ def load_runlog(keystore_root: Path) -> RunLog:
     except FileNotFoundError:
         return RunLog()
     except OSError as exc:
-        raise RunLogError(f"run history {path}: {_why(exc)}") from None
+        raise RunLogError(f"run history {path}: {os_reason(exc)}") from None
     try:
         return RunLog.from_json(data)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError,
@@ -130,8 +124,6 @@ def save_runlog(keystore_root: Path, log: RunLog) -> None:
         check_own_folder(Path(keystore_root), "keystore")
         atomic_write(path, log.to_json().encode(), MODE)
     except OSError as exc:
-        raise RunLogError(f"cannot write the run history {path}: {_why(exc)}") from None
+        raise RunLogError(f"cannot write the run history {path}: {os_reason(exc)}") from None
 
 
-def _why(exc: OSError) -> str:
-    return str(exc) if isinstance(exc, UnsafePath) else (exc.strerror or str(exc))

@@ -195,3 +195,8 @@ def _user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError in words: a refusal of these rules as said, else the system's reason."""
+    return str(exc) if isinstance(exc, UnsafePath) else (exc.strerror or str(exc))
