@@ -190,3 +190,16 @@ def test_unreadable_account_conf_is_one_clear_error(ops: Path, tmp_path: Path) -
     res = run(ops, "import", "acme.sh", str(home))
     assert res.exit_code == 1 and not isinstance(res.exception, OSError), res.output
     assert f"{home / 'account.conf'}: cannot read" in res.output
+
+
+def test_an_install_path_certplan_refuses_is_one_clear_error(ops: Path, tmp_path: Path,
+                                                             test_ca: SigningCA) -> None:
+    from tests.importers.trees import acmesh_cert
+
+    home = tmp_path / "acme.sh"
+    acmesh_cert(home, "a.example.com", test_ca.issue(["a.example.com"]),
+                {"Le_RealCertPath": "/etc/nginx/ssl/", "Le_RealKeyPath": "/etc/nginx/ssl/"})
+    res = run(ops, "import", "acme.sh", str(home))
+    assert res.exit_code == 1 and not isinstance(res.exception, ValueError), res.output
+    assert "a.example.com" in res.output and "names a folder" in res.output
+    assert not list((ops / "specs").iterdir())
