@@ -20,6 +20,13 @@ LITERAL_HINT = (
 )
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """`text` with every resolved secret value in it replaced by [secret]."""
+    for value in sorted((v for v in secrets if v), key=len, reverse=True):
+        text = text.replace(value, "[secret]")
+    return text
+
+
 class SecretRef(InputModel):
     env: str | None = None
     file: str | None = None

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from certplan.model.secrets import SecretRef
+from certplan.model.secrets import SecretRef, scrub
 from certplan.providers.base import Provider, ProviderConfig
 
 PROVIDERS_PACKAGE = "lexicon._private.providers"
@@ -89,6 +89,7 @@ class LexiconProvider(Provider):
         super().__init__(instance_name, config)
         self._zones: set[str] = set()  # zones this account was seen to serve
         self._lock = threading.Lock()
+        self._secrets: list[str] = []  # resolved credentials, kept out of every message
 
     @property
     def label(self) -> str:
@@ -112,7 +113,7 @@ class LexiconProvider(Provider):
             try:
                 action(provider)
             except Exception as exc:  # lexicon raises requests' and its own errors alike
-                raise self.error(f"{doing} TXT {name}: {_describe(exc)}") from None
+                raise self.error(f"{doing} TXT {name}: {_describe(exc, self._secrets)}") from None
 
     def _provider_for(self, name: str) -> Any:
         if self.config.zone:
@@ -128,7 +129,7 @@ class LexiconProvider(Provider):
             try:
                 provider.authenticate()
             except Exception as exc:
-                tried.append(f"{zone}: {_describe(exc)}")
+                tried.append(f"{zone}: {_describe(exc, self._secrets)}")
                 continue
             self._zones.add(zone)
             return provider
@@ -150,6 +151,8 @@ class LexiconProvider(Provider):
         settings: dict[str, Any] = dict(self.config.options)
         for option, ref in self.config.credentials.items():
             settings[option] = self.secret(f"credentials.{option}", ref)
+            if settings[option] not in self._secrets:
+                self._secrets.append(settings[option])
         # lexicon's ConfigResolver has no annotations
         return ConfigResolver().with_dict({  # type: ignore[no-untyped-call]
             "provider_name": self.config.provider, "domain": zone, "ttl": self.config.ttl,
@@ -162,11 +165,13 @@ def _zones_of(name: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
 
 
-def _describe(exc: Exception) -> str:
-    """An error in one line, without what a request carried (URLs may hold tokens)."""
+def _describe(exc: Exception, secrets: list[str]) -> str:
+    """An error in one line, without what a request carried (URLs may hold tokens)
+    and without any of `secrets` (the credentials, wherever a provider quotes them)."""
     response = getattr(exc, "response", None)
     if response is not None and getattr(response, "status_code", None) is not None:
-        return f"HTTP {response.status_code} from {response.url.split('?')[0]}"
-    text = str(exc).splitlines()[0] if str(exc) else ""
+        url = scrub(str(response.url).split("?")[0], secrets)
+        return f"HTTP {response.status_code} from {url}"
+    text = scrub(str(exc), secrets).splitlines()[0] if str(exc) else ""
     text = re.sub(r"\?\S*", "?...", text)  # a query string may carry a key (namesilo)
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

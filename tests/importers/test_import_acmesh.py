@@ -171,3 +171,35 @@ def test_account_key_in_the_old_layout_is_found(ops: Path, tmp_path: Path,
     assert json.loads(info.read_text())["account_url"].endswith("/acct/4242")
     assert key_path.read_bytes() == (home / "ca/acme-v02.api.letsencrypt.org/"
                                      "account.key").read_bytes()
+
+
+def test_cert_home_that_is_not_a_folder_is_one_clear_error(ops: Path, tmp_path: Path) -> None:
+    home = tmp_path / "acme.sh"
+    home.mkdir()
+    (home / "account.conf").write_text(f"CERT_HOME='{tmp_path / 'gone'}'\n")
+    res = run(ops, "import", "acme.sh", str(home))
+    assert res.exit_code == 1 and not isinstance(res.exception, OSError), res.output
+    assert f"CERT_HOME {tmp_path / 'gone'}" in res.output
+
+
+def test_unreadable_account_conf_is_one_clear_error(ops: Path, tmp_path: Path) -> None:
+    home = tmp_path / "acme.sh"
+    (home / "account.conf").mkdir(parents=True)  # read fails (as unreadable would, not as root)
+    (home / "a.example").mkdir()
+    (home / "a.example" / "a.example.conf").write_text("Le_Domain='a.example'\n")
+    res = run(ops, "import", "acme.sh", str(home))
+    assert res.exit_code == 1 and not isinstance(res.exception, OSError), res.output
+    assert f"{home / 'account.conf'}: cannot read" in res.output
+
+
+def test_an_install_path_certplan_refuses_is_one_clear_error(ops: Path, tmp_path: Path,
+                                                             test_ca: SigningCA) -> None:
+    from tests.importers.trees import acmesh_cert
+
+    home = tmp_path / "acme.sh"
+    acmesh_cert(home, "a.example.com", test_ca.issue(["a.example.com"]),
+                {"Le_RealCertPath": "/etc/nginx/ssl/", "Le_RealKeyPath": "/etc/nginx/ssl/"})
+    res = run(ops, "import", "acme.sh", str(home))
+    assert res.exit_code == 1 and not isinstance(res.exception, ValueError), res.output
+    assert "a.example.com" in res.output and "names a folder" in res.output
+    assert not list((ops / "specs").iterdir())

@@ -126,3 +126,16 @@ def test_rfc2136_plugin_keeps_its_public_settings_not_its_secret(
     assert "account none" in res.output  # no account folder: listed, a new one at renewal
     assert run(ops, "validate").exit_code == 0
     assert "c2VjcmV0LXRzaWctdmFsdWU=" not in res.output + (ops / "certplan.toml").read_text()
+
+
+def test_account_json_not_an_object_is_listed_not_a_traceback(
+        ops: Path, tmp_path: Path, test_ca: SigningCA) -> None:
+    root = tmp_path / "letsencrypt"
+    certbot_tree(root, test_ca)
+    for folder in (root / "accounts").rglob("private_key.json"):
+        folder.write_text("[]")
+        (folder.parent / "regr.json").write_text('"uri"')
+    res = run(ops, "import", "certbot", str(root))
+    assert res.exit_code == 0, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "not read" in res.output and "Traceback" not in res.output

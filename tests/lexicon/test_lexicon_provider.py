@@ -128,3 +128,17 @@ def test_an_unreachable_api_is_named_without_its_query(monkeypatch: pytest.Monke
         provider.add_txt(NAME, "v")
     assert "ns (lexicon namesilo)" in str(err.value)
     assert "namesilo-secret-key-77" not in str(err.value)
+
+
+def test_a_provider_error_that_quotes_the_credential_is_scrubbed(
+        httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lexicon._private.providers import powerdns
+
+    def authenticate(self: object) -> None:  # as a provider that echoes what it sent
+        token = self._get_provider_option("auth_token")  # type: ignore[attr-defined]
+        raise RuntimeError(f"GET https://api.example/v1/{token}/zones failed for {token}")
+
+    monkeypatch.setattr(powerdns.Provider, "authenticate", authenticate)
+    with pytest.raises(ProviderError) as err:
+        pdns(httpserver, monkeypatch).add_txt(NAME, "v")
+    assert KEY not in str(err.value) and "[secret]" in str(err.value)

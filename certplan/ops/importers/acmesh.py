@@ -53,7 +53,11 @@ def read_acmesh(home: Path) -> Found:
     cert_home = Path(account_conf.get("CERT_HOME") or home)
     default_ca = account_conf.get("DEFAULT_ACME_SERVER") or ACMESH_DEFAULT_CA
     reader = _Reader(found, account_conf, home)
-    folders = sorted(p for p in cert_home.iterdir() if p.is_dir() and _conf_of(p).is_file())
+    try:
+        folders = sorted(p for p in cert_home.iterdir() if p.is_dir() and _conf_of(p).is_file())
+    except OSError as exc:
+        raise CertplanError(f"{home / 'account.conf'}: CERT_HOME {cert_home}: cannot read "
+                            f"the folder: {exc.strerror or exc}") from None
     plain = {p.name for p in folders if not p.name.endswith(ECC_SUFFIX)}
     taken: set[str] = set()
     for folder in folders:

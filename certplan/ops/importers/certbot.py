@@ -191,11 +191,14 @@ def _account(found: Found, root: Path, directory: str, account_id: str) -> None:
     try:
         key = json.loads((folder / "private_key.json").read_text(encoding="utf-8"))
         regr: dict[str, Any] = json.loads((folder / "regr.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        if not isinstance(key, dict) or not isinstance(regr, dict):
+            raise ValueError("not a JSON object")
+        pem = jwk_to_pem(key, str(folder / "private_key.json"))
+    except (OSError, ValueError, CertplanError) as exc:
         found.todo.append(f"account {account_id} for {directory} ({folder}) not read: "
                           f"{getattr(exc, 'strerror', None) or exc}; certplan creates a new "
                           "account at the first renewal")
         return
     url = regr.get("uri") if isinstance(regr.get("uri"), str) else None
-    found.accounts.append(FoundAccount(directory, jwk_to_pem(key, str(folder)), url,
+    found.accounts.append(FoundAccount(directory, pem, url,
                                        str(folder / "private_key.json")))

@@ -13,6 +13,8 @@ import binascii
 import re
 from pathlib import Path
 
+from certplan.model.errors import CertplanError
+
 B64_START = "__ACME_BASE64__START_"
 B64_END = "__ACME_BASE64__END_"
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -54,3 +56,5 @@ def read_shell_conf(path: Path) -> dict[str, str]:
         return parse_shell_conf(path.read_text(encoding="utf-8", errors="replace"))
     except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise CertplanError(f"{path}: cannot read: {exc.strerror or exc}") from None

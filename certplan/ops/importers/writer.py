@@ -77,12 +77,12 @@ def prepare(project: Project, found: Found, now: datetime) -> Prepared:
                 conflicts.append(what)
         out.specs[path] = spec_text(_spec_table(cert, cas[cert.directory]),
                                     f"imported from {found.tool}: {cert.source}")
-        out.records.append(_record(cert, cas[cert.directory], found, now))
     out.accounts = _accounts(project, found, cas, keystore, conflicts, out.todo)
     if conflicts:
         raise ImportConflict("certplan import would overwrite what exists (nothing was "
                              "written): " + "; ".join(conflicts))
-    _validate(project, out)
+    _validate(project, out)  # first: an install table certplan refuses is named, not raised
+    out.records = [_record(c, cas[c.directory], found, now) for c in found.certs]
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from certplan.model.errors import SecretError
 from certplan.model.notify import NotifySettings
+from certplan.model.secrets import scrub
 from certplan.ops.notify.events import Event, summary
 from certplan.ops.notify.senders import SENDERS, Permanent
 
@@ -35,12 +36,6 @@ def secrets_of(target: Any) -> list[str]:
         except SecretError:
             continue
     return [s for s in out if s]
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, "[secret]")
-    return text
 
 
 def dispatch(settings: NotifySettings, events: list[Event], host: str, project: str,
