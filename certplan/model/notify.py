@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from certplan.model.base import InputModel
 from certplan.model.secrets import SecretRef
@@ -67,6 +67,15 @@ class EmailTarget(_Target):
     user: SecretRef | None = None
     password: SecretRef | None = None
     retries: int = Field(default=2, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _login_only_over_tls(self) -> EmailTarget:
+        if (self.user is not None or self.password is not None) and not self.starttls:
+            raise ValueError("user and password would cross the network in clear text "
+                             "with starttls = false: keep starttls = true (the default)")
+        if (self.user is None) != (self.password is None):
+            raise ValueError("user and password go together")
+        return self
 
     @field_validator("to")
     @classmethod

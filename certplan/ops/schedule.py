@@ -161,7 +161,7 @@ def write_files(files: dict[Path, str]) -> list[tuple[Path, str]]:
     for path in files:
         _check_ours(path)
     for path, text in files.items():
-        if path.is_file() and not path.is_symlink() and path.read_text() == text:
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == text.encode():
             done.append((path, "unchanged"))
             continue
         make_dirs(path.parent, 0o755)
@@ -222,8 +222,13 @@ def systemctl(job: Job, remove: bool) -> list[str]:
         [["daemon-reload"], ["enable", "--now", f"{job.name}.timer"]]
     ran = []
     for step in steps:
-        result = subprocess.run([program, *step], capture_output=True, text=True,
-                                timeout=60, check=False)
+        try:
+            result = subprocess.run([program, *step], capture_output=True, text=True,
+                                    timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            raise CertplanError(f"systemctl {' '.join(step)} did not finish within 60 s; "
+                                f"the unit files are written, check `systemctl status "
+                                f"{job.name}.timer`") from None
         ran.append(f"systemctl {' '.join(step)}")
         if result.returncode != 0:
             raise CertplanError(f"systemctl {' '.join(step)} failed (exit "
@@ -238,5 +243,9 @@ def stop_timer(job: Job) -> None:
 
     program = shutil.which("systemctl")
     if program is not None:
-        subprocess.run([program, "disable", "--now", f"{job.name}.timer"],
-                       capture_output=True, timeout=60, check=False)
+        try:
+            subprocess.run([program, "disable", "--now", f"{job.name}.timer"],
+                           capture_output=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            raise CertplanError(f"systemctl disable --now {job.name}.timer did not finish "
+                                f"within 60 s; nothing was removed") from None

@@ -83,6 +83,11 @@ def test_the_notify_table_parses_every_target_type(tmp_path: Path) -> None:
     ('[notify]\nsurprise = 1\n', "notify.surprise"),
     ('[[notify.target]]\ntype = "email"\nhost = "h"\nfrom = "a@b.c"\nto = ["nobody"]\n',
      "notify.target[0].email.to"),
+    ('[[notify.target]]\ntype = "email"\nhost = "h"\nfrom = "a@b.c"\nto = ["x@y.z"]\n'
+     'starttls = false\nuser = { env = "U" }\npassword = { env = "P" }\n',
+     "notify.target[0].email: user and password would cross the network in clear text"),
+    ('[[notify.target]]\ntype = "email"\nhost = "h"\nfrom = "a@b.c"\nto = ["x@y.z"]\n'
+     'user = { env = "U" }\n', "notify.target[0].email: user and password go together"),
 ])
 def test_a_bad_notify_table_names_its_field(tmp_path: Path, table: str, said: str) -> None:
     with pytest.raises(InputError) as caught:

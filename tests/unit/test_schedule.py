@@ -161,3 +161,18 @@ def test_every_command_works_from_any_folder_with_C(project: Path, tmp_path: Pat
     res = certplan("-C", str(tmp_path / "missing"), "validate", cwd=elsewhere)
     assert res.returncode == 1 and "no such folder" in res.stderr
     assert not list(elsewhere.iterdir())  # nothing written where it was run from
+
+
+def test_a_damaged_file_of_ours_is_rewritten_not_a_traceback(project: Path,
+                                                             tmp_path: Path) -> None:
+    from certplan.ops.schedule import MARKER
+
+    root = tmp_path / "root"
+    cron = root / "etc/cron.d"
+    cron.mkdir(parents=True)
+    (cron / "certplan").write_bytes(MARKER.encode() + b"\n\xff\xfe half written")
+    res = certplan("-C", str(project), "schedule", "--cron", "--root", str(root), "--write")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert (cron / "certplan").read_text().startswith(MARKER)
+    assert b"\xff" not in (cron / "certplan").read_bytes()
