@@ -203,3 +203,15 @@ def test_an_install_path_certplan_refuses_is_one_clear_error(ops: Path, tmp_path
     assert res.exit_code == 1 and not isinstance(res.exception, ValueError), res.output
     assert "a.example.com" in res.output and "names a folder" in res.output
     assert not list((ops / "specs").iterdir())
+
+
+def test_an_account_key_that_is_not_a_key_is_listed_not_adopted(ops: Path, tmp_path: Path,
+                                                                 test_ca: SigningCA) -> None:
+    home = tmp_path / ".acme.sh"
+    acmesh_home(home, test_ca, tmp_path / "out")
+    (home / "ca/acme-v02.api.letsencrypt.org/directory/account.key").write_bytes(b"garbage\n")
+    res = run(ops, "import", "acme.sh", str(home))
+    assert res.exit_code == 0, res.output
+    assert "account.key" in res.output and "not adopted" in res.output
+    key_path, _ = Keystore(ops / ".certplan").account_paths(LE, "ops@example.com")
+    assert not key_path.exists()

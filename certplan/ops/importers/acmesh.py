@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from certplan.model.crypto import cert_info
+from certplan.model.crypto import cert_info, load_key
 from certplan.model.errors import CertplanError
 from certplan.ops.importers.common import (
     Rule,
@@ -203,6 +203,12 @@ class _Reader:
         if key is None:
             self.found.todo.append(f"no account key for {directory} at {key_path}: certplan "
                                    "creates a new account at the first renewal")
+            return
+        try:
+            load_key(key, source=str(key_path))  # adopted only if it is a usable key
+        except CertplanError as exc:
+            self.found.todo.append(f"{exc}: not adopted; certplan creates a new account "
+                                   "at the first renewal")
             return
         url = read_shell_conf(key_path.parent / "ca.conf").get("ACCOUNT_URL") or None
         self.found.accounts.append(FoundAccount(directory, key, url, str(key_path)))
