@@ -23,6 +23,17 @@ MAX_BYTES = 1 << 20
 NOT_OURS = "its bytes are not what certplan installed"
 
 
+def unproven(digest: str, material: Material | None, ours: set[str]) -> str | None:
+    """Why bytes with this SHA-256 may not be deleted (None: the host proves certplan
+    wrote them: they are made from the keystore's copy of the certificate). The rule
+    every installer's `remove` follows; state alone proves nothing."""
+    if material is None:
+        return "the keystore holds no certificate for this name to prove certplan wrote it"
+    if digest not in ours:
+        return f"{NOT_OURS} (not made from the keystore's copy of this certificate)"
+    return None
+
+
 def material_hashes(material: Material) -> set[str]:
     """SHA-256 of every file this installer can make from `material`."""
     m = material
@@ -65,14 +76,10 @@ def remove_files(parts: Mapping[str, str], material: Material | None) -> Removal
             kept.append((path, data))
             continue
         digest = hashlib.sha256(data).hexdigest()
-        if digest != recorded:
-            kept.append((path, f"{NOT_OURS} (changed since it was installed)"))
-        elif material is None:
-            kept.append((path, "the keystore holds no certificate for this name to "
-                               "prove certplan wrote it"))
-        elif digest not in ours:
-            kept.append((path, f"{NOT_OURS} (not made from the keystore's copy of "
-                               "this certificate)"))
+        why = f"{NOT_OURS} (changed since it was installed)" if digest != recorded \
+            else unproven(digest, material, ours)
+        if why is not None:
+            kept.append((path, why))
         else:
             try:
                 os.unlink(path)

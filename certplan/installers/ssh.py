@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from certplan.installers.files import VERIFY_TIMEOUT, FilesInstaller, target_contents
-from certplan.installers.files_remove import NOT_OURS, material_hashes
+from certplan.installers.files_remove import NOT_OURS, material_hashes, unproven
 from certplan.installers.ssh_connection import CONNECTIONS
 from certplan.installers.ssh_scripts import (
     REFUSED,
@@ -233,15 +233,12 @@ class SshInstaller:
         by_host: dict[Endpoint, list[tuple[str, str, str]]] = {}
         for place, recorded in sorted(record.parts.items()):
             parsed = parse_place(place)
-            if parsed is None:
-                kept.append((place, "not a place the ssh installer writes"))
-            elif material is None:
-                kept.append((place, "the keystore holds no certificate for this name to "
-                                    "prove certplan wrote it"))
-            elif recorded not in ours:
-                kept.append((place, f"{NOT_OURS} (not made from the keystore's copy of "
-                                    "this certificate)"))
+            why = "not a place the ssh installer writes" if parsed is None \
+                else unproven(recorded, material, ours)
+            if why is not None:
+                kept.append((place, why))
             else:
+                assert parsed is not None
                 by_host.setdefault(parsed[0], []).append((place, parsed[1], recorded))
         removed: list[str] = []
         for ep, items in sorted(by_host.items()):
