@@ -60,7 +60,13 @@ class Issuer:
             return self._obtain(spec, record, deadline)
 
     def _obtain(self, spec: ResolvedSpec, record: CertRecord | None, deadline: float) -> Issued:
-        cas = spec.ca
+        cas = list(spec.ca)
+        pending = record.pending_order if record is not None else None
+        if pending is not None and pending.ca in cas[1:]:
+            # an open order at a fallback CA is finished there first (the plan says it is
+            # resumed); asking the first CA would drop it and order a second certificate
+            cas.remove(pending.ca)
+            cas.insert(0, pending.ca)
         failures: list[str] = []
         for i, ca_name in enumerate(cas):
             try:
